@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { parseEnv } from "./env";
+
+describe("parseEnv", () => {
+  it("applies the documented defaults", () => {
+    const env = parseEnv({ RUNNER_INSECURE: "1" });
+    expect(env).toMatchObject({
+      MODEL_REPO: "bartowski/microsoft_Phi-4-reasoning-plus-GGUF",
+      MODEL_FILE: "microsoft_Phi-4-reasoning-plus-Q4_K_M.gguf",
+      MODEL_REVISION: "main",
+      MODEL_CACHE_DIR: "./.models",
+      HF_ENDPOINT: "https://huggingface.co",
+      HF_HUB_OFFLINE: false,
+      PORT: 8080,
+      GPU: "auto",
+      PARALLEL: 4,
+      CONTEXT_SIZE: 8192,
+      QUEUE_MAX: 64,
+    });
+    expect(env.THREADS).toBeGreaterThan(0);
+  });
+
+  it("requires RUNNER_SECRET unless RUNNER_INSECURE=1", () => {
+    expect(() => parseEnv({})).toThrow(/RUNNER_SECRET/);
+    expect(parseEnv({ RUNNER_SECRET: "s".repeat(16) }).RUNNER_SECRET).toBe("s".repeat(16));
+  });
+
+  it("names the variable that is wrong", () => {
+    expect(() => parseEnv({ RUNNER_INSECURE: "1", PARALLEL: "many" })).toThrow(/PARALLEL/);
+    expect(() => parseEnv({ RUNNER_INSECURE: "1", GPU: "tpu" })).toThrow(/GPU/);
+    expect(() => parseEnv({ RUNNER_INSECURE: "1", HF_ENDPOINT: "not a url" })).toThrow(
+      /HF_ENDPOINT/,
+    );
+    expect(() => parseEnv({ RUNNER_INSECURE: "1", MODEL_REPO: "no-slash" })).toThrow(/MODEL_REPO/);
+  });
+
+  it("never echoes HF_TOKEN in its errors", () => {
+    const token = "hf_secretsecretsecret";
+    try {
+      parseEnv({ HF_TOKEN: token, PORT: "-1" });
+      expect.unreachable();
+    } catch (error) {
+      expect(String(error)).not.toContain(token);
+    }
+  });
+});

@@ -1,0 +1,51 @@
+import { availableParallelism } from "node:os";
+import { z } from "zod";
+
+const flag = z
+  .enum(["1", "0", "true", "false", ""])
+  .optional()
+  .transform((v) => v === "1" || v === "true");
+
+/** The runner's whole configuration (DESIGN.md table). Nothing else reads `process.env`. */
+export const RunnerEnv = z
+  .object({
+    MODEL_REPO: z
+      .string()
+      .regex(/^[\w.-]+\/[\w.-]+$/, "expected owner/name")
+      .default("bartowski/microsoft_Phi-4-reasoning-plus-GGUF"),
+    MODEL_FILE: z.string().min(1).default("microsoft_Phi-4-reasoning-plus-Q4_K_M.gguf"),
+    MODEL_REVISION: z.string().min(1).default("main"),
+    MODEL_CACHE_DIR: z.string().min(1).default("./.models"),
+    MODEL_PATH: z.string().min(1).optional(),
+    HF_ENDPOINT: z.url().default("https://huggingface.co"),
+    HF_TOKEN: z.string().min(1).optional(),
+    HF_HUB_OFFLINE: flag,
+    PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+    RUNNER_SECRET: z.string().min(16, "use at least 16 characters").optional(),
+    RUNNER_INSECURE: flag,
+    GPU: z.enum(["auto", "cuda", "vulkan", "false"]).default("auto"),
+    PARALLEL: z.coerce.number().int().min(1).max(64).default(4),
+    CONTEXT_SIZE: z.coerce.number().int().min(256).default(8192),
+    QUEUE_MAX: z.coerce.number().int().min(0).default(64),
+    THREADS: z.coerce.number().int().min(1).default(availableParallelism()),
+    LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
+  })
+  .refine((env) => env.RUNNER_SECRET || env.RUNNER_INSECURE, {
+    message: "RUNNER_SECRET is required (or set RUNNER_INSECURE=1 for local development)",
+    path: ["RUNNER_SECRET"],
+  });
+export type RunnerEnv = z.infer<typeof RunnerEnv>;
+
+/** Parses the environment once; a bad value is a message naming the variable, not a stack trace. */
+export function parseEnv(source: Record<string, string | undefined> = process.env): RunnerEnv {
+  const result = RunnerEnv.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join(".") || "env"}: ${i.message}`);
+  throw new ConfigError(`invalid runner configuration:\n${lines.join("\n")}`);
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}

@@ -1,0 +1,113 @@
+import { createTRPCClient, httpBatchStreamLink, TRPCClientError } from "@trpc/client";
+import type { Phi4ErrorCode, Phi4ErrorData } from "./errors";
+import type { ChatEvent, StatusEvent } from "./events";
+import type { AppRouter } from "./router";
+import type { ChatInput, ModelInfo } from "./schemas";
+
+export interface Phi4ClientOptions {
+  /** Base URL of the edge (or a runner), e.g. `https://phi4.example.com`; `/trpc` is appended. */
+  url: string;
+  apiKey?: string;
+  fetch?: typeof fetch;
+  /** Aborts every call made by this client. */
+  signal?: AbortSignal;
+  /** How long `chat` waits through `SERVICE_UNAVAILABLE` (cold start) before giving up. */
+  waitReadyMs?: number;
+  headers?: Record<string, string>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface Phi4Client {
+  /** Streams status, reasoning, text and done events; waits through a cold start. */
+  chat(input: ChatInput, options?: CallOptions): AsyncGenerator<ChatEvent, void>;
+  model(options?: CallOptions): Promise<ModelInfo>;
+  /** The raw typed tRPC client, for anything the helpers above don't cover. */
+  trpc: ReturnType<typeof createTRPCClient<AppRouter>>;
+}
+
+/** The error every failed call throws; `code` is one of the contract's codes. */
+export type Phi4Error = TRPCClientError<AppRouter>;
+
+export function isPhi4Error(error: unknown): error is Phi4Error {
+  return error instanceof TRPCClientError;
+}
+
+/** The contract's error code of a failed call, or undefined for transport errors. */
+export function errorCode(error: unknown): Phi4ErrorCode | undefined {
+  return isPhi4Error(error) ? (error.data?.code as Phi4ErrorCode | undefined) : undefined;
+}
+
+export function errorData(error: unknown): Phi4ErrorData {
+  return isPhi4Error(error) ? ((error.data ?? {}) as Phi4ErrorData) : {};
+}
+
+/** A fully typed client for phi4-edge. */
+export function createPhi4Client(options: Phi4ClientOptions): Phi4Client {
+  const base = options.url.replace(/\/+$/, "");
+  const trpc = createTRPCClient<AppRouter>({
+    links: [
+      httpBatchStreamLink({
+        url: base.endsWith("/trpc") ? base : `${base}/trpc`,
+        maxItems: 1,
+        fetch: options.fetch,
+        headers: () => ({
+          ...options.headers,
+          ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+        }),
+      }),
+    ],
+  });
+  const waitReadyMs = options.waitReadyMs ?? 15 * 60_000;
+  const signalOf = (call?: CallOptions) => anySignal(options.signal, call?.signal);
+
+  return {
+    trpc,
+    model: (call) => trpc.model.query(undefined, { signal: signalOf(call) }),
+    async *chat(input, call) {
+      const signal = signalOf(call);
+      const deadline = Date.now() + waitReadyMs;
+      for (let attempt = 0; ; attempt++) {
+        let started = false;
+        try {
+          const stream = await trpc.chat.mutate(input, { signal });
+          for await (const event of stream) {
+            started = true;
+            yield event;
+          }
+          return;
+        } catch (error) {
+          const retry = !started && errorCode(error) === "SERVICE_UNAVAILABLE";
+          if (!retry || Date.now() >= deadline) throw error;
+          const { phase, progress } = errorData(error);
+          const status: StatusEvent = { type: "status", phase: phase ?? "waking" };
+          if (progress !== undefined) status.progress = progress;
+          yield status;
+          await sleep(Math.min(500 * 2 ** attempt, 5_000), signal);
+        }
+      }
+    },
+  };
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  return present.length > 1 ? AbortSignal.any(present) : present[0];
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

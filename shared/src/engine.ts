@@ -1,0 +1,18 @@
+import type { ChatEvent } from "./events";
+import type { ChatInput, ModelInfo } from "./schemas";
+
+export interface ChatOptions {
+  /** Aborted when the caller goes away; the engine must stop and free its slot. */
+  signal: AbortSignal;
+  requestId?: string;
+}
+
+/**
+ * What the router needs from a model. The runner plugs in node-llama-cpp; tests plug in a
+ * deterministic fake. Errors are the domain errors of `./errors`, or the signal's reason.
+ */
+export interface Engine {
+  chat(input: ChatInput, options: ChatOptions): AsyncIterable<ChatEvent>;
+  /** Throws `NotReadyError` while the model is downloading or loading. */
+  model(): ModelInfo | Promise<ModelInfo>;
+}

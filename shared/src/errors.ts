@@ -1,0 +1,59 @@
+import type { Phase } from "./events";
+
+/**
+ * Domain errors an Engine throws. The router turns each into a TRPCError in one place
+ * (`toTRPCError`); the codes below are the closed list callers can see.
+ */
+export const ERROR_CODES = [
+  "BAD_REQUEST",
+  "UNAUTHORIZED",
+  "TOO_MANY_REQUESTS",
+  "SERVICE_UNAVAILABLE",
+  "CLIENT_CLOSED_REQUEST",
+  "INTERNAL_SERVER_ERROR",
+] as const;
+export type Phi4ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The model is not loaded yet (cold start). Callers may retry; `phase`/`progress` say how far. */
+export class NotReadyError extends Error {
+  override name = "NotReadyError";
+  constructor(
+    readonly phase: Phase,
+    readonly progress?: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `model not ready: ${phase}${progress === undefined ? "" : ` ${Math.round(progress * 100)}%`}`,
+      options,
+    );
+  }
+}
+
+/** The queue of waiting requests (or a rate limit) is full. */
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+  constructor(
+    readonly retryAfterMs: number,
+    message = "too many requests waiting",
+  ) {
+    super(message);
+  }
+}
+
+/** The prompt does not fit in one sequence's context. */
+export class ContextOverflowError extends Error {
+  override name = "ContextOverflowError";
+  constructor(
+    readonly promptTokens: number,
+    readonly contextSize: number,
+  ) {
+    super(`prompt is ${promptTokens} tokens but the context holds ${contextSize}`);
+  }
+}
+
+/** Extra fields an error carries to the caller in `error.data`. */
+export interface Phi4ErrorData {
+  phase?: Phase;
+  progress?: number;
+  retryAfterMs?: number;
+}

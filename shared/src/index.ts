@@ -1,0 +1,5 @@
+export * from "./engine";
+export * from "./errors";
+export * from "./events";
+export * from "./router";
+export * from "./schemas";

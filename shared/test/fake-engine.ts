@@ -1,0 +1,68 @@
+import type { ChatEvent, ChatInput, ChatOptions, Engine, ModelInfo } from "../src";
+
+type Step = ChatEvent | Error | ((signal: AbortSignal) => Promise<void>);
+
+/**
+ * A scripted Engine: each `chat` call plays the next script (events, errors to throw, or
+ * functions to await), and records what it was called with and whether it was aborted.
+ */
+export class FakeEngine implements Engine {
+  readonly calls: { input: ChatInput; signal: AbortSignal }[] = [];
+  modelError: Error | undefined;
+  constructor(private scripts: Step[][] = []) {}
+
+  reset() {
+    this.calls.length = 0;
+    this.scripts.length = 0;
+    this.modelError = undefined;
+  }
+
+  play(...scripts: Step[][]) {
+    this.scripts.push(...scripts);
+  }
+
+  async *chat(input: ChatInput, { signal }: ChatOptions): AsyncIterable<ChatEvent> {
+    this.calls.push({ input, signal });
+    const script = this.scripts.shift() ?? [];
+    for (const step of script) {
+      if (signal.aborted) throw signal.reason;
+      if (step instanceof Error) throw step;
+      if (typeof step === "function") await step(signal);
+      else yield step;
+    }
+  }
+
+  model(): ModelInfo {
+    if (this.modelError) throw this.modelError;
+    return {
+      repo: "fake/fake",
+      file: "fake.gguf",
+      revision: "0".repeat(40),
+      quantization: "F16",
+      contextSize: 2048,
+      parallel: 1,
+      gpu: false,
+    };
+  }
+}
+
+/** A promise resolved from outside: lets a test and the engine take turns. */
+export function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { open, opened };
+}
+
+/** Resolves when `signal` aborts, rejects after `ms` so a broken test fails instead of hanging. */
+export function aborted(signal: AbortSignal, ms = 5_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(() => reject(new Error(`signal not aborted within ${ms} ms`)), ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

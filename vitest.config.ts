@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["{shared,gpu-runner,functions,infra,bench}/**/*.test.ts"],
+    exclude: ["**/node_modules/**", "**/.sst/**"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
