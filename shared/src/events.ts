@@ -27,7 +27,9 @@ export type FinishReason = z.infer<typeof FinishReason>;
 
 export const Usage = z.object({
   promptTokens: z.int().min(0),
+  /** Tokens generated inside `<think>…</think>`; a part of `completionTokens`. */
   reasoningTokens: z.int().min(0),
+  /** Every generated token, reasoning included (as OpenAI counts `completion_tokens`). */
   completionTokens: z.int().min(0),
 });
 export type Usage = z.infer<typeof Usage>;
