@@ -1,0 +1,144 @@
+import { spawn } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { createHTTPServer } from "@trpc/server/adapters/standalone";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type ChatEvent, createAppRouter } from "../../shared/src";
+import { FakeEngine } from "../../shared/test/fake-engine";
+
+const bin = fileURLToPath(new URL("../bin/phi4.js", import.meta.url));
+const done: ChatEvent = {
+  type: "done",
+  finishReason: "stop",
+  usage: { promptTokens: 5, reasoningTokens: 2, completionTokens: 4 },
+  timings: { ttftMs: 12, tokensPerSecond: 50 },
+};
+const script: ChatEvent[] = [
+  { type: "reasoning", text: "let me " },
+  { type: "reasoning", text: "think" },
+  { type: "text", text: "Hello" },
+  { type: "text", text: " there" },
+  done,
+];
+
+let engine: FakeEngine;
+let url: string;
+let server: ReturnType<typeof createHTTPServer>;
+
+beforeAll(async () => {
+  engine = new FakeEngine();
+  server = createHTTPServer({
+    router: createAppRouter(engine),
+    basePath: "/trpc/",
+    createContext: () => ({}),
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+beforeEach(() => engine.reset());
+
+/** Runs the real `phi4` bin as a process, feeding `stdin` line by line as it prompts. */
+function phi4(args: string[], stdin: string[] = []) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      // Answer the next prompt only once the previous answer has been printed in full.
+      if (stdout.endsWith("› ")) child.stdin.write(`${stdin.shift() ?? "/exit"}\n`);
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("phi4 chat", () => {
+  it("streams events as JSON lines with --json", async () => {
+    engine.play(script);
+    const { code, stdout } = await phi4(["chat", "hi there", "--json", "--url", url]);
+    expect(code).toBe(0);
+    const events = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events).toEqual(script);
+    expect(engine.calls[0]?.input.messages).toEqual([{ role: "user", content: "hi there" }]);
+  });
+
+  it("passes sampling flags and hides reasoning with --no-reasoning", async () => {
+    engine.play(script);
+    const args = [
+      "chat",
+      "q",
+      "--json",
+      "--no-reasoning",
+      "--max-tokens",
+      "9",
+      "--temperature",
+      "0",
+    ];
+    const { code, stdout } = await phi4([...args, "--budget", "3", "--url", url]);
+    expect(code).toBe(0);
+    expect(stdout).not.toContain('"type":"reasoning"');
+    expect(stdout).toContain('"text":" there"');
+    expect(engine.calls[0]?.input).toMatchObject({
+      maxTokens: 9,
+      temperature: 0,
+      reasoning: { budget: 3 },
+    });
+  });
+
+  it("prints reasoning, answer and a usage line as text", async () => {
+    engine.play(script);
+    const { code, stdout } = await phi4(["chat", "hi", "--url", url]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("let me think");
+    expect(stdout).toContain("Hello there");
+    expect(stdout).toContain("stop · 2 reasoning + 2 answer tokens · prompt 5 · TTFT 12 ms");
+  });
+
+  it("reports bad input from the server in one line, exit 1", async () => {
+    const { code, stderr } = await phi4(["chat", "q", "--temperature", "7", "--url", url]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^phi4: bad request: temperature/);
+    expect(stderr).not.toContain("    at ");
+    expect(engine.calls).toHaveLength(0);
+  });
+
+  it("explains an unreachable server instead of a stack trace", async () => {
+    const { code, stderr } = await phi4(["chat", "q", "--url", "http://127.0.0.1:9"]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("cannot reach http://127.0.0.1:9");
+    expect(stderr).not.toContain("    at ");
+  });
+
+  it("rejects bad usage with exit 2 and the help", async () => {
+    const bad = await phi4(["chat", "q", "--max-tokens", "lots"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--max-tokens must be a number");
+    const help = await phi4(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("phi4 chat");
+  });
+
+  it("keeps a conversation going in the interactive chat and leaves on /exit", async () => {
+    engine.play(script, script);
+    const { code, stdout } = await phi4(
+      ["chat", "--url", url],
+      ["first", "/reset", "second", "third"],
+    );
+    expect(code).toBe(0);
+    expect(stdout.match(/Hello there/g)).toHaveLength(2);
+    expect(engine.calls.map((c) => c.input.messages.map((m) => m.content))).toEqual([
+      ["first"],
+      ["second"],
+      ["second", "Hello there", "third"],
+    ]);
+  });
+});
