@@ -26,20 +26,18 @@ export class Renderer {
   ) {}
 
   write(event: ChatEvent): void {
-    switch (event.type) {
-      case "status":
-        return this.status(event);
-      case "reasoning":
-        this.reasoningText += event.text;
-        if (!this.options.reasoning) return;
-        if (this.state !== "reasoning")
-          this.begin("reasoning", this.options.tty ? dim("thinking… ") : "[reasoning] ");
-        return this.put(this.options.tty ? dim(event.text) : event.text, event.text);
-      case "text":
-        if (this.state !== "text") this.beginAnswer();
-        return this.put(event.text, event.text);
-      case "done":
-        return this.done(event);
+    if (event.type === "status") this.status(event);
+    else if (event.type === "done") this.done(event);
+    else if (event.type === "text") {
+      if (this.state !== "text") this.beginAnswer();
+      this.put(event.text, event.text);
+    } else {
+      this.reasoningText += event.text;
+      if (!this.options.reasoning) return;
+      if (this.state !== "reasoning") {
+        this.begin("reasoning", this.options.tty ? "thinking… " : "[reasoning] ");
+      }
+      this.put(this.options.tty ? dim(event.text) : event.text, event.text);
     }
   }
 
@@ -75,7 +73,7 @@ export class Renderer {
     this.state = state;
     this.column = 0;
     this.rows = 0;
-    if (prefix) this.put(prefix, prefix.replace(/\x1b\[[0-9;]*m/g, ""));
+    if (prefix) this.put(this.options.tty ? dim(prefix) : prefix, prefix);
   }
 
   /** Writes `styled`, tracking how many terminal rows `plain` took so the block can be erased. */
