@@ -31,6 +31,8 @@ export const Usage = z.object({
   reasoningTokens: z.int().min(0),
   /** Every generated token, reasoning included (as OpenAI counts `completion_tokens`). */
   completionTokens: z.int().min(0),
+  /** Prompt tokens a sequence already held (prefix reuse) and so did not evaluate again. */
+  cachedTokens: z.int().min(0).optional(),
 });
 export type Usage = z.infer<typeof Usage>;
 

@@ -1,0 +1,498 @@
+import { basename } from "node:path";
+import {
+  type ChatEvent,
+  type ChatInput,
+  type ChatOptions,
+  ContextOverflowError,
+  type Engine,
+  type FinishReason,
+  type ModelInfo,
+  NotReadyError,
+  type Phase,
+  QueueFullError,
+  SAMPLING_DEFAULTS,
+} from "@phi4-edge/shared";
+import {
+  type ChatWrapper,
+  GgufFileType,
+  LlamaChat,
+  type LlamaContextSequence,
+  resolveChatWrapper,
+  type Token,
+} from "node-llama-cpp";
+import type pino from "pino";
+import { Channel } from "./channel";
+import { type EngineObserver, NO_OBSERVER, type Outcome } from "./engine-observer";
+import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
+import { SlotPool } from "./slot-pool";
+import { toChatHistory } from "./to-chat-history";
+
+export interface LlamaEngineOptions {
+  gpu: GpuSetting;
+  threads: number;
+  parallel: number;
+  contextSize: number;
+  queueMax: number;
+  logger: pino.Logger;
+  observer?: EngineObserver;
+  /** How long a chat made during the cold start waits for the model. Default 15 minutes. */
+  readyTimeoutMs?: number;
+}
+
+/** Where the model is; `failed` is terminal. */
+export type EnginePhase = "downloading" | "loading" | "ready" | "failed";
+
+export interface Readiness {
+  phase: EnginePhase;
+  progress?: number;
+  error?: string;
+}
+
+/** Where the served model came from, for `model()` and `/v1/models`. */
+export interface ModelSource {
+  repo: string;
+  file: string;
+  revision: string;
+}
+
+/** The model could not be downloaded or loaded; the runner cannot serve. */
+export class ModelLoadError extends Error {
+  override name = "ModelLoadError";
+}
+
+/** The runner is shutting down and no longer takes requests. */
+export class DrainingError extends NotReadyError {
+  override name = "DrainingError";
+}
+
+interface Slot {
+  index: number;
+  sequence: LlamaContextSequence;
+  chat: LlamaChat;
+}
+
+interface Loaded extends LoadedLlama {
+  wrapper: ChatWrapper;
+  pool: SlotPool<Slot>;
+  info: ModelInfo;
+}
+
+const SHUTDOWN = Symbol("shutdown");
+
+/**
+ * The Engine on node-llama-cpp: one model, one context with `parallel` sequences, a bounded
+ * FIFO queue in front of them. A request prefers the free sequence that already holds the
+ * longest prefix of its prompt, so the long system prompt and chat history are not evaluated
+ * again. It can be created before the model exists: chats made during the cold start wait,
+ * streaming `downloading`/`loading` status events.
+ */
+export class LlamaEngine implements Engine {
+  private state: Readiness = { phase: "downloading", progress: 0 };
+  private loaded: Loaded | undefined;
+  private listeners = new Set<() => void>();
+  private readonly shutdown = new AbortController();
+  private draining = false;
+  private active = 0;
+  private recentDurationsMs: number[] = [];
+  private readonly observer: EngineObserver;
+  /** Seconds the last load took (metrics). */
+  loadSeconds = 0;
+
+  constructor(private readonly options: LlamaEngineOptions) {
+    this.observer = options.observer ?? NO_OBSERVER;
+  }
+
+  readiness(): Readiness {
+    return { ...this.state };
+  }
+
+  stats() {
+    return {
+      queueDepth: this.loaded?.pool.queueDepth ?? 0,
+      activeSequences: this.active,
+      loadSeconds: this.loadSeconds,
+    };
+  }
+
+  /** Cold-start progress reported by the model store (0..1). */
+  setDownloading(progress?: number): void {
+    this.setState({ phase: "downloading", progress });
+  }
+
+  /** The download failed: every waiting and future chat fails with this error. */
+  fail(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.setState({ phase: "failed", error: message });
+  }
+
+  /** Loads the GGUF at `path`; the engine is ready when this resolves. */
+  async load(path: string, source: ModelSource = localSource(path)): Promise<void> {
+    const started = performance.now();
+    this.setState({ phase: "loading", progress: 0 });
+    try {
+      const loaded = await loadLlama({
+        modelPath: path,
+        gpu: this.options.gpu,
+        threads: this.options.threads,
+        parallel: this.options.parallel,
+        contextSize: this.options.contextSize,
+        logger: this.options.logger,
+        signal: this.shutdown.signal,
+        onProgress: (progress) => this.setState({ phase: "loading", progress }),
+      });
+      const wrapper = resolveChatWrapper(loaded.model);
+      if (!wrapper) throw new ModelLoadError("the model has no usable chat template");
+      const slots: Slot[] = [];
+      for (let index = 0; index < this.options.parallel; index++) {
+        const sequence = loaded.context.getSequence();
+        slots.push({
+          index,
+          sequence,
+          chat: new LlamaChat({ contextSequence: sequence, chatWrapper: wrapper }),
+        });
+      }
+      const pool = new SlotPool(slots, {
+        queueMax: this.options.queueMax,
+        retryAfterMs: () => this.retryAfterMs(),
+      });
+      const fileType = loaded.model.fileInfo.metadata.general?.file_type;
+      const info: ModelInfo = {
+        ...source,
+        quantization: fileType === undefined ? "unknown" : quantName(fileType),
+        contextSize: loaded.context.contextSize,
+        parallel: this.options.parallel,
+        gpu: loaded.gpu,
+      };
+      this.loaded = { ...loaded, wrapper, pool, info };
+      this.loadSeconds = (performance.now() - started) / 1000;
+      this.options.logger.info(
+        { loadSeconds: this.loadSeconds, wrapper: wrapper.wrapperName },
+        "engine ready",
+      );
+      this.setState({ phase: "ready" });
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  model(): ModelInfo {
+    if (!this.loaded) throw this.notReady();
+    return this.loaded.info;
+  }
+
+  async *chat(input: ChatInput, options: ChatOptions): AsyncIterable<ChatEvent> {
+    if (options.signal.aborted) throw options.signal.reason;
+    const channel = new Channel<ChatEvent>();
+    // Ends the work when the consumer stops iterating, whatever the caller's signal says.
+    const left = new AbortController();
+    const signal = AbortSignal.any([options.signal, left.signal]);
+    const job = this.serve(input, { signal, requestId: options.requestId }, (event) =>
+      channel.push(event),
+    ).then(
+      () => channel.close(),
+      (error) => channel.close(error),
+    );
+    try {
+      yield* channel;
+    } finally {
+      left.abort(new Error("stream consumer left"));
+      await job;
+    }
+  }
+
+  /**
+   * Stops taking requests, lets running and queued streams finish until `deadlineMs`, then
+   * ends the rest with `finishReason: "abort"`. Resolves when no sequence is busy.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    const idle = () => this.active === 0 && (this.loaded?.pool.queueDepth ?? 0) === 0;
+    await this.until(idle, deadlineMs);
+    if (!idle()) {
+      this.options.logger.warn(
+        { active: this.active, queued: this.loaded?.pool.queueDepth ?? 0 },
+        "drain deadline reached, ending streams",
+      );
+    }
+    this.shutdown.abort(SHUTDOWN);
+    this.loaded?.pool.rejectWaiting(SHUTDOWN);
+    this.emitChange();
+    await this.until(() => this.active === 0, 30_000);
+  }
+
+  async dispose(): Promise<void> {
+    this.shutdown.abort(SHUTDOWN);
+    await this.loaded?.context.dispose();
+    await this.loaded?.model.dispose();
+    await this.loaded?.llama.dispose();
+    this.loaded = undefined;
+  }
+
+  private async serve(
+    input: ChatInput,
+    options: ChatOptions,
+    emit: (event: ChatEvent) => void,
+  ): Promise<void> {
+    const { signal } = options;
+    const started = performance.now();
+    let outcome: Outcome = "error";
+    const log = this.options.logger.child({ requestId: options.requestId });
+    try {
+      const waited = await this.waitReady(signal, emit);
+      const loaded = this.loaded as Loaded;
+      if (this.draining) throw new DrainingError("waking");
+      const history = toChatHistory(input.messages);
+      const tokens = loaded.wrapper
+        .generateContextState({ chatHistory: history })
+        .contextText.tokenize(loaded.model.tokenizer);
+      const contextSize = loaded.context.contextSize;
+      // One free cell is needed to generate anything at all.
+      if (tokens.length >= contextSize) throw new ContextOverflowError(tokens.length, contextSize);
+      let queued = false;
+      const slot = await loaded.pool.acquire({
+        signal: AbortSignal.any([signal, this.shutdown.signal]),
+        pick: (free) => bestPrefixSlot(free, tokens),
+        onPosition: (position) => {
+          queued = true;
+          emit({ type: "status", phase: "queued", position });
+        },
+      });
+      this.active++;
+      try {
+        if (waited || queued) emit({ type: "status", phase: "ready" });
+        const done = await this.generate(slot, { input, tokens, signal, started, emit });
+        outcome = done.finishReason;
+        log.info(
+          {
+            slot: slot.index,
+            finishReason: done.finishReason,
+            ...done.usage,
+            ttftMs: Math.round(done.timings.ttftMs),
+            tokensPerSecond: Math.round(done.timings.tokensPerSecond * 10) / 10,
+          },
+          "chat done",
+        );
+      } finally {
+        this.active--;
+        this.remember(performance.now() - started);
+        loaded.pool.release(slot);
+        this.emitChange();
+      }
+    } catch (error) {
+      if (error === SHUTDOWN || (this.shutdown.signal.aborted && !signal.aborted)) {
+        outcome = "abort";
+        emit(emptyDone("abort"));
+        return;
+      }
+      outcome = classify(error, signal);
+      if (outcome !== "cancelled") log.warn({ outcome, err: errorMessage(error) }, "chat failed");
+      throw signal.aborted ? signal.reason : error;
+    } finally {
+      this.observer.requestEnded(outcome);
+    }
+  }
+
+  private async generate(
+    slot: Slot,
+    request: {
+      input: ChatInput;
+      tokens: Token[];
+      signal: AbortSignal;
+      started: number;
+      emit: (event: ChatEvent) => void;
+    },
+  ): Promise<Extract<ChatEvent, { type: "done" }>> {
+    const { input, tokens, signal, emit } = request;
+    const contextSize = (this.loaded as Loaded).context.contextSize;
+    const budget = input.reasoning?.budget;
+    const meter = slot.sequence.tokenMeter.getState();
+    let reasoningTokens = 0;
+    let firstAt: number | undefined;
+    let lastAt = 0;
+    const response = await slot.chat.generateResponse(toChatHistory(input.messages), {
+      signal: AbortSignal.any([signal, this.shutdown.signal]),
+      stopOnAbortSignal: true,
+      maxTokens: Math.min(input.maxTokens ?? Number.POSITIVE_INFINITY, contextSize - tokens.length),
+      temperature: input.temperature ?? SAMPLING_DEFAULTS.temperature,
+      topP: input.topP ?? SAMPLING_DEFAULTS.topP,
+      topK: input.topK ?? SAMPLING_DEFAULTS.topK,
+      seed: input.seed,
+      customStopTriggers: input.stop,
+      budgets: budget === undefined ? undefined : { thoughtTokens: budget },
+      onResponseChunk: (chunk) => {
+        if (chunk.tokens.length === 0 && chunk.text === "") return;
+        const now = performance.now();
+        if (firstAt === undefined) {
+          firstAt = now;
+          this.observer.firstToken(now - request.started);
+        } else this.observer.interToken(now - lastAt);
+        lastAt = now;
+        this.observer.tokensGenerated(chunk.tokens.length);
+        if (chunk.type === "segment") {
+          // Only thought segments exist for Phi-4; other segment kinds are not part of the answer.
+          if (chunk.segmentType !== "thought") return;
+          reasoningTokens += chunk.tokens.length;
+          if (chunk.text) emit({ type: "reasoning", text: chunk.text });
+        } else if (chunk.text) emit({ type: "text", text: chunk.text });
+      },
+    });
+    const end = performance.now();
+    const used = slot.sequence.tokenMeter.diff(meter);
+    if (signal.aborted) throw signal.reason;
+    // The last prompt token is always evaluated with the first generation step.
+    const evaluated = Math.min(tokens.length, used.usedInputTokens + 1);
+    this.observer.promptTokens(evaluated, tokens.length - evaluated);
+    const completionTokens = used.usedOutputTokens;
+    let finishReason: FinishReason = "stop";
+    if (response.metadata.stopReason === "abort") finishReason = "abort";
+    else if (response.metadata.stopReason === "maxTokens") finishReason = "length";
+    else if (budget !== undefined && reasoningTokens >= budget) finishReason = "budget";
+    const decodeMs = firstAt === undefined ? 0 : end - firstAt;
+    return emitDone(emit, {
+      type: "done",
+      finishReason,
+      usage: {
+        promptTokens: tokens.length,
+        reasoningTokens,
+        completionTokens,
+        cachedTokens: tokens.length - evaluated,
+      },
+      timings: {
+        ttftMs: firstAt === undefined ? end - request.started : firstAt - request.started,
+        tokensPerSecond: decodeMs > 0 ? ((completionTokens - 1) / decodeMs) * 1000 : 0,
+      },
+    });
+  }
+
+  /** Waits through the cold start, streaming its phases; true when it had to wait. */
+  private async waitReady(signal: AbortSignal, emit: (event: ChatEvent) => void): Promise<boolean> {
+    if (this.state.phase === "ready") return false;
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 15 * 60_000);
+    let last: { phase?: string; percent?: number } = {};
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      if (this.draining) throw SHUTDOWN;
+      const { phase, progress, error } = this.readiness();
+      if (phase === "ready") return true;
+      if (phase === "failed") throw new ModelLoadError(`model failed to load: ${error}`);
+      const percent = progress === undefined ? undefined : Math.floor(progress * 100);
+      if (phase !== last.phase || percent !== last.percent) {
+        last = { phase, percent };
+        const event: ChatEvent = { type: "status", phase };
+        if (progress !== undefined) event.progress = Math.min(1, Math.max(0, progress));
+        emit(event);
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw this.notReady();
+      await this.nextChange(signal, remaining);
+    }
+  }
+
+  private notReady(): NotReadyError {
+    const { phase, progress } = this.state;
+    const publicPhase: Phase = phase === "loading" ? "loading" : "downloading";
+    return new NotReadyError(publicPhase, progress);
+  }
+
+  private setState(state: Readiness) {
+    if (this.state.phase === "failed") return;
+    this.state = state;
+    this.emitChange();
+  }
+
+  private emitChange() {
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  private nextChange(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.listeners.delete(done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.listeners.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  private async until(condition: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition() && Date.now() < deadline) {
+      await this.nextChange(new AbortController().signal, deadline - Date.now());
+    }
+  }
+
+  private remember(ms: number) {
+    this.recentDurationsMs.push(ms);
+    if (this.recentDurationsMs.length > 20) this.recentDurationsMs.shift();
+  }
+
+  /** A hint for a caller turned away: roughly when one queue's worth of requests has passed. */
+  private retryAfterMs(): number {
+    const recent = this.recentDurationsMs;
+    const average = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : 1_000;
+    const waiting = (this.loaded?.pool.queueDepth ?? 0) + 1;
+    const estimate = (average * waiting) / this.options.parallel;
+    return Math.round(Math.min(60_000, Math.max(250, estimate)));
+  }
+}
+
+/** The free sequence holding the longest prefix of `tokens`; ties go to the emptiest one. */
+function bestPrefixSlot(free: readonly Slot[], tokens: Token[]): Slot {
+  let best = free[0] as Slot;
+  let bestScore = -1;
+  for (const slot of free) {
+    const shared = slot.sequence.compareContextTokens(tokens).firstDifferentIndex;
+    const better =
+      shared > bestScore ||
+      (shared === bestScore && slot.sequence.nextTokenIndex < best.sequence.nextTokenIndex);
+    if (better) {
+      best = slot;
+      bestScore = shared;
+    }
+  }
+  return best;
+}
+
+function emitDone(
+  emit: (event: ChatEvent) => void,
+  done: Extract<ChatEvent, { type: "done" }>,
+): Extract<ChatEvent, { type: "done" }> {
+  emit(done);
+  return done;
+}
+
+function emptyDone(finishReason: FinishReason): ChatEvent {
+  return {
+    type: "done",
+    finishReason,
+    usage: { promptTokens: 0, reasoningTokens: 0, completionTokens: 0 },
+    timings: { ttftMs: 0, tokensPerSecond: 0 },
+  };
+}
+
+function classify(error: unknown, signal: AbortSignal): Outcome {
+  if (signal.aborted) return "cancelled";
+  if (error instanceof ContextOverflowError) return "bad_request";
+  if (error instanceof QueueFullError) return "queue_full";
+  if (error instanceof NotReadyError) return "not_ready";
+  return "error";
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function localSource(path: string): ModelSource {
+  return { repo: "local", file: basename(path), revision: "local" };
+}
+
+/** `MOSTLY_Q4_K_M` → `Q4_K_M`, `ALL_F32` → `F32`. */
+function quantName(fileType: number): string {
+  const name = GgufFileType[fileType];
+  return name ? name.replace(/^(MOSTLY|ALL)_/, "") : `type ${fileType}`;
+}

@@ -1,0 +1,109 @@
+import { basename } from "node:path";
+import {
+  getLlama,
+  type Llama,
+  type LlamaContext,
+  type LlamaGpuType,
+  LlamaLogLevel,
+  type LlamaModel,
+} from "node-llama-cpp";
+import type pino from "pino";
+
+export type GpuSetting = "auto" | "cuda" | "vulkan" | "false";
+
+export interface LoadLlamaOptions {
+  modelPath: string;
+  gpu: GpuSetting;
+  threads: number;
+  parallel: number;
+  contextSize: number;
+  logger: pino.Logger;
+  /** 0..1 while the weights load. */
+  onProgress?: (progress: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface LoadedLlama {
+  llama: Llama;
+  model: LlamaModel;
+  context: LlamaContext;
+  gpu: LlamaGpuType;
+}
+
+/**
+ * Loads the model and one context with `parallel` sequences. GPU and CPU are the same code
+ * path: `GPU` only chooses getLlama's backend. An explicit `cuda`/`vulkan` that cannot start
+ * falls back to the CPU with a warning, so a misconfigured host still serves.
+ */
+export async function loadLlama(options: LoadLlamaOptions): Promise<LoadedLlama> {
+  const { logger } = options;
+  const llama = await getBackend(options);
+  const devices = await llama.getGpuDeviceNames().catch(() => []);
+  const vram = llama.gpu === false ? undefined : await llama.getVramState().catch(() => undefined);
+  logger.info(
+    {
+      requested: options.gpu,
+      backend: llama.gpu === false ? "cpu" : llama.gpu,
+      devices,
+      vramTotalBytes: vram?.total,
+      vramFreeBytes: vram?.free,
+      threads: options.threads,
+      cpuMathCores: llama.cpuMathCores,
+    },
+    "llama backend",
+  );
+  const model = await llama.loadModel({
+    modelPath: options.modelPath,
+    gpuLayers: llama.gpu === false ? 0 : "auto",
+    loadSignal: options.signal,
+    onLoadProgress: options.onProgress,
+  });
+  try {
+    const context = await model.createContext({
+      contextSize: options.contextSize,
+      sequences: options.parallel,
+      threads: options.threads,
+      createSignal: options.signal,
+    });
+    logger.info(
+      {
+        file: basename(options.modelPath),
+        gpuLayers: model.gpuLayers,
+        sizeBytes: model.size,
+        contextSize: context.contextSize,
+        sequences: options.parallel,
+      },
+      "model loaded",
+    );
+    return { llama, model, context, gpu: llama.gpu };
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+}
+
+async function getBackend(options: LoadLlamaOptions): Promise<Llama> {
+  const common = {
+    build: "never" as const,
+    maxThreads: options.threads,
+    logLevel: LlamaLogLevel.warn,
+    logger: (level: LlamaLogLevel, message: string) => {
+      const text = message.trim();
+      if (!text) return;
+      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+        options.logger.error({ llama: text }, "llama.cpp");
+      } else options.logger.debug({ llama: text }, "llama.cpp");
+    },
+  };
+  const gpu = options.gpu === "false" ? false : options.gpu;
+  try {
+    return await getLlama({ ...common, gpu });
+  } catch (error) {
+    if (gpu === false) throw error;
+    options.logger.warn(
+      { requested: options.gpu, err: error instanceof Error ? error.message : String(error) },
+      "GPU backend unavailable, falling back to CPU",
+    );
+    return await getLlama({ ...common, gpu: false });
+  }
+}
