@@ -1,0 +1,108 @@
+/**
+ * GPU capacity: an ECS cluster backed by an Auto Scaling group of GPU instances (ECS GPU AMI)
+ * through a capacity provider with managed scaling, so instances follow the tasks: one runner
+ * task needs one GPU, and an instance appears when a task is placed and goes when none is left.
+ * `sst.aws.Service` is Fargate-only (no GPUs), hence the raw resources.
+ */
+import { instanceTypes, runners } from "./stage";
+import { vpc } from "./storage";
+
+export const cluster = new aws.ecs.Cluster("Cluster", {
+  settings: [{ name: "containerInsights", value: "enhanced" }],
+});
+
+/** Security group of the GPU instances; the load balancer's group is allowed in by runner.ts. */
+export const instanceSecurityGroup = new aws.ec2.SecurityGroup("RunnerInstances", {
+  vpcId: vpc.id,
+  description: "phi4 GPU runner instances",
+  egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+});
+
+const instanceRole = new aws.iam.Role("RunnerInstanceRole", {
+  assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
+  managedPolicyArns: [
+    "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+    // Session Manager instead of SSH: no key pair, no open port.
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+  ],
+});
+const instanceProfile = new aws.iam.InstanceProfile("RunnerInstanceProfile", {
+  role: instanceRole.name,
+});
+
+const gpuAmi = aws.ssm.getParameterOutput({
+  name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id",
+});
+
+const userData = $interpolate`#!/bin/bash
+cat >>/etc/ecs/ecs.config <<CONFIG
+ECS_CLUSTER=${cluster.name}
+ECS_ENABLE_GPU_SUPPORT=true
+ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
+ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=10m
+CONFIG
+`;
+
+const launchTemplate = new aws.ec2.LaunchTemplate("RunnerLaunchTemplate", {
+  imageId: gpuAmi.value,
+  iamInstanceProfile: { arn: instanceProfile.arn },
+  userData: userData.apply((script) => Buffer.from(script).toString("base64")),
+  networkInterfaces: [
+    { associatePublicIpAddress: "true", securityGroups: [instanceSecurityGroup.id] },
+  ],
+  // The CUDA image is several GB; the model itself lives on the shared volume.
+  blockDeviceMappings: [
+    {
+      deviceName: "/dev/xvda",
+      ebs: { volumeSize: 100, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
+    },
+  ],
+  metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 },
+  tagSpecifications: [
+    { resourceType: "instance", tags: { Name: `${$app.name}-${$app.stage}-gpu` } },
+  ],
+});
+
+export const autoScalingGroup = new aws.autoscaling.Group("RunnerInstances", {
+  vpcZoneIdentifiers: vpc.publicSubnets,
+  minSize: 0,
+  maxSize: runners.max,
+  // Managed termination protection: ECS, not the ASG, decides which instance may go.
+  protectFromScaleIn: true,
+  mixedInstancesPolicy: {
+    instancesDistribution: {
+      onDemandBaseCapacity: 0,
+      onDemandPercentageAboveBaseCapacity: 100,
+      onDemandAllocationStrategy: "prioritized",
+    },
+    launchTemplate: {
+      launchTemplateSpecification: {
+        launchTemplateId: launchTemplate.id,
+        version: "$Latest",
+      },
+      overrides: instanceTypes.map((instanceType) => ({ instanceType })),
+    },
+  },
+  tags: [{ key: "AmazonECSManaged", value: "true", propagateAtLaunch: true }],
+});
+
+export const capacityProvider = new aws.ecs.CapacityProvider("GpuCapacity", {
+  autoScalingGroupProvider: {
+    autoScalingGroupArn: autoScalingGroup.arn,
+    managedTerminationProtection: "ENABLED",
+    managedDraining: "ENABLED",
+    managedScaling: {
+      status: "ENABLED",
+      targetCapacity: 100,
+      minimumScalingStepSize: 1,
+      maximumScalingStepSize: Math.max(1, runners.max),
+      instanceWarmupPeriod: 300,
+    },
+  },
+});
+
+new aws.ecs.ClusterCapacityProviders("ClusterCapacity", {
+  clusterName: cluster.name,
+  capacityProviders: [capacityProvider.name],
+  defaultCapacityProviderStrategies: [{ capacityProvider: capacityProvider.name, weight: 1 }],
+});
