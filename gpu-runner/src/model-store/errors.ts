@@ -1,0 +1,102 @@
+/** Base of every error the model store throws on purpose; `message` is meant for the user. */
+export class ModelStoreError extends Error {
+  override name = "ModelStoreError";
+}
+
+/** The repo, revision or file does not exist on the Hub (or the repo is private). */
+export class ModelNotFoundError extends ModelStoreError {
+  override name = "ModelNotFoundError";
+  constructor(
+    readonly what: "repo" | "revision" | "file",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** 401/403 on a gated (or private) repo: the user must set HF_TOKEN and accept the licence. */
+export class GatedRepoError extends ModelStoreError {
+  override name = "GatedRepoError";
+  constructor(
+    readonly repo: string,
+    readonly status: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${repo} is gated (HTTP ${status}): set HF_TOKEN to a token of an account that has accepted the model's licence at https://huggingface.co/${repo}`,
+      options,
+    );
+  }
+}
+
+/** The volume cannot hold the file. */
+export class DiskSpaceError extends ModelStoreError {
+  override name = "DiskSpaceError";
+  constructor(
+    readonly path: string,
+    readonly neededBytes: number,
+    readonly availableBytes: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `not enough space in ${path}: need ${formatBytes(neededBytes)}${availableBytes === undefined ? "" : `, ${formatBytes(availableBytes)} free`}`,
+      options,
+    );
+  }
+}
+
+/** The volume is read-only or not writable by this process. */
+export class VolumeNotWritableError extends ModelStoreError {
+  override name = "VolumeNotWritableError";
+  constructor(
+    readonly path: string,
+    readonly neededBytes: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `cannot write to ${path} (read-only or no permission); the model needs ${formatBytes(neededBytes)} there`,
+      options,
+    );
+  }
+}
+
+/** The downloaded bytes do not match the size or sha256 the Hub advertises; nothing was installed. */
+export class ChecksumMismatchError extends ModelStoreError {
+  override name = "ChecksumMismatchError";
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(
+      `downloaded ${file} does not match the Hub: expected ${expected}, got ${actual}; nothing was installed`,
+    );
+  }
+}
+
+/** HF_HUB_OFFLINE=1 and the volume does not hold the model. */
+export class OfflineModelMissingError extends ModelStoreError {
+  override name = "OfflineModelMissingError";
+}
+
+/** The Hub kept failing (5xx, dropped or stalled connections) after every retry. */
+export class DownloadFailedError extends ModelStoreError {
+  override name = "DownloadFailedError";
+}
+
+/** Another container took the lock over (this one stopped heartbeating); the caller retries. */
+export class LockLostError extends ModelStoreError {
+  override name = "LockLostError";
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB", "PB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}
