@@ -39,8 +39,8 @@ export interface LlamaEngineOptions {
   readyTimeoutMs?: number;
 }
 
-/** Where the model is; `failed` is terminal. */
-export type EnginePhase = "downloading" | "loading" | "ready" | "failed";
+/** Where the model is; `failed` and `draining` are terminal. */
+export type EnginePhase = "downloading" | "loading" | "ready" | "failed" | "draining";
 
 export interface Readiness {
   phase: EnginePhase;
@@ -103,6 +103,7 @@ export class LlamaEngine implements Engine {
   }
 
   readiness(): Readiness {
+    if (this.draining && this.state.phase !== "failed") return { phase: "draining" };
     return { ...this.state };
   }
 
@@ -372,8 +373,8 @@ export class LlamaEngine implements Engine {
     let last: { phase?: string; percent?: number } = {};
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      if (this.draining) throw SHUTDOWN;
       const { phase, progress, error } = this.readiness();
+      if (phase === "draining") throw new DrainingError("waking");
       if (phase === "ready") return true;
       if (phase === "failed") throw new ModelLoadError(`model failed to load: ${error}`);
       const percent = progress === undefined ? undefined : Math.floor(progress * 100);

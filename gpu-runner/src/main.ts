@@ -1,0 +1,97 @@
+import { basename } from "node:path";
+import { serve } from "@hono/node-server";
+import { LlamaEngine } from "./engine/llama-engine";
+import { ConfigError, parseEnv, type RunnerEnv } from "./env";
+import { createLogger } from "./log";
+import { ensureModel } from "./model-store/ensure-model";
+import { createApp } from "./server/create-app";
+import { Metrics } from "./server/metrics";
+
+/** How long SIGTERM lets running streams finish (ECS gives 30 s before SIGKILL). */
+const DRAIN_MS = 25_000;
+
+/**
+ * The runner: listens at once, then downloads (or takes `MODEL_PATH`) and loads the model.
+ * Until it is ready `/readyz` answers 503 with the phase, and chats wait with status events.
+ */
+async function main() {
+  let env: RunnerEnv;
+  try {
+    env = parseEnv();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(env.LOG_LEVEL);
+  if (env.RUNNER_INSECURE && !env.RUNNER_SECRET) {
+    logger.warn("RUNNER_INSECURE=1: no bearer secret is required (local development only)");
+  }
+  const metrics = new Metrics();
+  const engine = new LlamaEngine({
+    gpu: env.GPU,
+    threads: env.THREADS,
+    parallel: env.PARALLEL,
+    contextSize: env.CONTEXT_SIZE,
+    queueMax: env.QUEUE_MAX,
+    logger,
+    observer: metrics,
+  });
+  const modelId = basename(env.MODEL_PATH ?? env.MODEL_FILE).replace(/\.gguf$/i, "");
+  const app = createApp({ engine, logger, metrics, secret: env.RUNNER_SECRET, modelId });
+  const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
+    logger.info({ port: info.port }, "listening");
+  });
+
+  const coldStart = new AbortController();
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, drainMs: DRAIN_MS }, "shutting down: draining streams");
+    coldStart.abort(new Error(`stopped by ${signal}`));
+    server.close();
+    await engine.drain(DRAIN_MS);
+    await engine.dispose().catch(() => {});
+    // Idle keep-alive connections would hold the event loop open.
+    if ("closeAllConnections" in server) server.closeAllConnections();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", (s) => void stop(s));
+  process.on("SIGINT", (s) => void stop(s));
+
+  try {
+    if (env.MODEL_PATH) {
+      await engine.load(env.MODEL_PATH);
+    } else {
+      engine.setDownloading(0);
+      const model = await ensureModel(env, {
+        signal: coldStart.signal,
+        logger,
+        onProgress: (p) => {
+          if (p.downloader === "self") metrics.downloadBytes = p.bytes;
+          if (p.phase === "ready") return;
+          engine.setDownloading(p.totalBytes ? p.bytes / p.totalBytes : undefined);
+        },
+      });
+      await engine.load(model.path, {
+        repo: env.MODEL_REPO,
+        file: env.MODEL_FILE,
+        revision: model.commit,
+      });
+    }
+  } catch (error) {
+    if (stopping) return;
+    engine.fail(error);
+    logger.fatal(
+      { err: error instanceof Error ? error.message : String(error) },
+      "cold start failed",
+    );
+    // A runner that cannot serve should be replaced, not linger unready.
+    server.close();
+    process.exit(1);
+  }
+}
+
+await main();

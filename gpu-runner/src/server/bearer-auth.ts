@@ -1,0 +1,43 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+
+/**
+ * A checker for `Authorization: Bearer <secret>`. Both sides are hashed first, so the
+ * comparison is constant-time whatever the presented length. No secret: everything passes
+ * (RUNNER_INSECURE=1, local development only).
+ */
+export function bearerChecker(secret: string | undefined): (header: string | undefined) => boolean {
+  if (secret === undefined) return () => true;
+  const expected = digest(secret);
+  return (header) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+    return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
+  };
+}
+
+/** Middleware answering 401 in OpenAI's error shape when the bearer secret is wrong. */
+export function bearerAuth(
+  check: (header: string | undefined) => boolean,
+  onRefused: () => void = () => {},
+): MiddlewareHandler {
+  return async function bearerAuth(c, next) {
+    if (check(c.req.header("authorization"))) return next();
+    onRefused();
+    return c.json(
+      {
+        error: {
+          message: "missing or wrong bearer token",
+          type: "authentication_error",
+          param: null,
+          code: "invalid_api_key",
+        },
+      },
+      401,
+      { "www-authenticate": "Bearer" },
+    );
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
