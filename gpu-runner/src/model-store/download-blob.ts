@@ -31,7 +31,7 @@ export interface DownloadBlobOptions {
   logger?: Logger;
 }
 
-const FLUSH_BYTES = 4 << 20;
+const FLUSH_BYTES = 1 << 20;
 
 /**
  * Downloads the file into `tempPath` with `@huggingface/hub` (plain LFS route, `xet: false`),
@@ -78,14 +78,19 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
       signal.throwIfAborted();
       o.hub.reset();
       const before = offset;
+      const state: ReadState = {
+        file,
+        offset,
+        hash,
+        o,
+        skip: () => (o.hub.lastStatus === 200 ? before : 0),
+      };
       try {
-        offset = await readInto(blob.slice(offset).stream(), {
-          file,
-          offset,
-          hash,
-          o,
-          skip: () => (o.hub.lastStatus === 200 ? offset : 0),
-        });
+        try {
+          await readInto(blob.slice(offset).stream(), state);
+        } finally {
+          offset = state.offset; // what reached the file counts, even when the body failed
+        }
         if (offset < size) throw new Error(`the body ended at ${offset} of ${size} bytes`);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
@@ -131,10 +136,9 @@ interface ReadState {
   skip: () => number;
 }
 
-/** Streams the body into the file at `offset`, batching writes; returns the new offset. */
-async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promise<number> {
+/** Streams the body into the file at `s.offset`, batching writes; advances `s.offset`. */
+async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promise<void> {
   const { file, hash, o } = s;
-  let offset = s.offset;
   let toSkip: number | undefined;
   let batch: Buffer[] = [];
   let batched = 0;
@@ -142,12 +146,12 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
   const flush = async () => {
     if (batched === 0) return;
     const buffer = Buffer.concat(batch, batched);
-    const position = offset;
+    const position = s.offset;
     batch = [];
     batched = 0;
     await writing;
     writing = file.write(buffer, 0, buffer.length, position);
-    offset += buffer.length;
+    s.offset += buffer.length; // the finally below waits for this write before anyone reads s.offset
   };
   const reader = stream.getReader();
   try {
@@ -161,7 +165,7 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
         toSkip -= n;
         chunk = chunk.subarray(n);
       }
-      if (offset + batched + chunk.length > o.size) {
+      if (s.offset + batched + chunk.length > o.size) {
         throw new ChecksumMismatchError(
           o.target.file,
           `${o.size} bytes`,
@@ -173,17 +177,16 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
       batched += chunk.length;
       if (batched >= FLUSH_BYTES) {
         await flush();
-        o.onBytes(offset);
+        o.onBytes(s.offset);
       }
     }
   } finally {
     // Keep what arrived: a retry resumes right after it.
-    await flush().catch(() => {});
+    await flush();
     await writing;
-    o.onBytes(offset);
+    o.onBytes(s.offset);
     reader.releaseLock();
   }
-  return offset;
 }
 
 function describe(error: unknown, hub: HubFetch): string {

@@ -1,0 +1,73 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type EmulatedRepo,
+  type HubEmulator,
+  type HubEmulatorOptions,
+  type LoggedRequest,
+  startHubEmulator,
+} from "../../dev/hub-emulator/start-hub-emulator";
+import { parseEnv, type RunnerEnv } from "../../src/env";
+
+export const REPO = "test-owner/tiny-GGUF";
+export const FILE = "model-Q4_K_M.gguf";
+export const TOKEN = "hf_emulatedtokenemulatedtoken";
+
+export interface Fixture {
+  dir: string;
+  cacheDir: string;
+  modelFile: string;
+  hub: HubEmulator;
+  env(extra?: Record<string, string>): RunnerEnv;
+  /** The environment as strings, for child processes. */
+  vars(extra?: Record<string, string>): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** A temp dir with a random "model" of `size` bytes served by a fresh Hub emulator. */
+export async function fixture(
+  size: number,
+  options: { repo?: Partial<EmulatedRepo>; hub?: Partial<HubEmulatorOptions> } = {},
+): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), "model-store-"));
+  const modelFile = join(dir, "source.gguf");
+  await writeFile(modelFile, randomBytes(size));
+  const hub = await startHubEmulator({
+    repos: [{ repo: REPO, files: { [FILE]: modelFile }, ...options.repo }],
+    token: TOKEN,
+    ...options.hub,
+  });
+  const cacheDir = join(dir, "volume");
+  const vars = (extra: Record<string, string> = {}) => ({
+    RUNNER_INSECURE: "1",
+    MODEL_REPO: REPO,
+    MODEL_FILE: FILE,
+    MODEL_CACHE_DIR: cacheDir,
+    HF_ENDPOINT: hub.url,
+    LOG_LEVEL: "silent",
+    ...extra,
+  });
+  return {
+    dir,
+    cacheDir,
+    modelFile,
+    hub,
+    vars,
+    env: (extra) => parseEnv(vars(extra)),
+    async close() {
+      await hub.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** CDN requests that carried file bytes (not the 1-byte probes). */
+export function bodyRequests(requests: LoggedRequest[]): LoggedRequest[] {
+  return requests.filter((r) => r.host === "cdn" && r.range !== "bytes=0-0");
+}
+
+export function bodyBytes(requests: LoggedRequest[]): number {
+  return bodyRequests(requests).reduce((n, r) => n + r.bytes, 0);
+}
