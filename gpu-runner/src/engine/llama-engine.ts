@@ -281,7 +281,7 @@ export class LlamaEngine implements Engine {
         this.emitChange();
       }
     } catch (error) {
-      if (error === SHUTDOWN || (this.shutdown.signal.aborted && !signal.aborted)) {
+      if (error === SHUTDOWN && !signal.aborted) {
         outcome = "abort";
         emit(emptyDone("abort"));
         return;

@@ -1,0 +1,318 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type ChatEvent,
+  type ChatInput,
+  ContextOverflowError,
+  NotReadyError,
+  QueueFullError,
+} from "@phi4-edge/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  TINY_REPLY,
+  TINY_REPLY_TOKENS,
+  writeTinyModel,
+} from "../../dev/tiny-model/write-tiny-model";
+import { createLogger } from "../log";
+import { NO_OBSERVER } from "./engine-observer";
+import { LlamaEngine, type LlamaEngineOptions } from "./llama-engine";
+
+// Real llama.cpp (CPU, one thread) on models written into a temp dir.
+let dir: string;
+let tiny: string;
+let slow: string;
+const engines: LlamaEngine[] = [];
+const logger = createLogger("silent");
+const hello: ChatInput = { messages: [{ role: "user", content: "hello" }], temperature: 0 };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "engine-test-"));
+  tiny = join(dir, "tiny.gguf");
+  slow = join(dir, "slow.gguf");
+  await writeTinyModel(tiny);
+  // Random weights never emit an end token: a stream that stays busy until it is stopped.
+  await writeTinyModel(slow, { random: { layers: 2, embedding: 256 }, type: "Q8_0" });
+});
+
+afterAll(async () => {
+  for (const engine of engines) await engine.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function createEngine(options: Partial<LlamaEngineOptions> = {}) {
+  const engine = new LlamaEngine({
+    gpu: "false",
+    threads: 1,
+    parallel: 1,
+    contextSize: 2048,
+    queueMax: 4,
+    logger,
+    ...options,
+  });
+  engines.push(engine);
+  return engine;
+}
+
+async function started(options: Partial<LlamaEngineOptions> = {}, path = tiny) {
+  const engine = createEngine(options);
+  await engine.load(path);
+  return engine;
+}
+
+interface Collected {
+  events: ChatEvent[];
+  reasoning: string;
+  text: string;
+  done: Extract<ChatEvent, { type: "done" }>;
+  statuses: ChatEvent[];
+}
+
+async function collect(
+  engine: LlamaEngine,
+  input: ChatInput = hello,
+  options: { signal?: AbortSignal; onEvent?: (event: ChatEvent) => void } = {},
+): Promise<Collected> {
+  const events: ChatEvent[] = [];
+  const signal = options.signal ?? new AbortController().signal;
+  for await (const event of engine.chat(input, { signal })) {
+    events.push(event);
+    options.onEvent?.(event);
+  }
+  const done = events.at(-1);
+  if (done?.type !== "done") throw new Error(`stream ended without done: ${JSON.stringify(done)}`);
+  return {
+    events,
+    done,
+    reasoning: events.map((e) => (e.type === "reasoning" ? e.text : "")).join(""),
+    text: events.map((e) => (e.type === "text" ? e.text : "")).join(""),
+    statuses: events.filter((e) => e.type === "status"),
+  };
+}
+
+/** Resolves with the first event `predicate` accepts, while the stream keeps going. */
+function waitFor(events: ChatEvent[], predicate: (e: ChatEvent) => boolean) {
+  return new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (events.some(predicate)) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 5);
+  });
+}
+
+describe("LlamaEngine on the tiny model", () => {
+  let engine: LlamaEngine;
+  beforeAll(async () => {
+    engine = await started();
+  });
+
+  it("streams the exact greedy reply, reasoning apart from the answer, with usage", async () => {
+    const { reasoning, text, done, events } = await collect(engine);
+    expect(reasoning).toBe(TINY_REPLY.reasoning);
+    expect(text).toBe(TINY_REPLY.text);
+    // Every reasoning event comes before the first text event.
+    const lastReasoning = events.findLastIndex((e) => e.type === "reasoning");
+    expect(lastReasoning).toBeLessThan(events.findIndex((e) => e.type === "text"));
+    expect(done.finishReason).toBe("stop");
+    expect(done.usage.reasoningTokens).toBe(TINY_REPLY_TOKENS.reasoning);
+    expect(done.usage.completionTokens).toBe(TINY_REPLY_TOKENS.completion);
+    // Phi-4-reasoning's long system prompt is in the prompt.
+    expect(done.usage.promptTokens).toBeGreaterThan(1000);
+    expect(done.timings.tokensPerSecond).toBeGreaterThan(0);
+    expect(engine.model()).toMatchObject({ quantization: "F16", parallel: 1, gpu: false });
+  });
+
+  it("gives the same greedy reply with the card's default sampling", async () => {
+    const { text } = await collect(engine, { messages: hello.messages });
+    expect(text).toBe(TINY_REPLY.text);
+  });
+
+  it("forces the answer after the reasoning budget", async () => {
+    const { reasoning, text, done } = await collect(engine, { ...hello, reasoning: { budget: 5 } });
+    expect(reasoning).toBe("abcde");
+    expect(text).toBe(TINY_REPLY.text);
+    expect(done.finishReason).toBe("budget");
+    expect(done.usage.reasoningTokens).toBe(5);
+  });
+
+  it("stops at a stop sequence and at maxTokens", async () => {
+    const stopped = await collect(engine, { ...hello, stop: ["MNO"] });
+    expect(stopped.text).toBe("ABCDEFGHIJKL");
+    expect(stopped.done.finishReason).toBe("stop");
+    const short = await collect(engine, { ...hello, maxTokens: 10 });
+    expect(short.done.finishReason).toBe("length");
+    expect(short.done.usage.completionTokens).toBe(10);
+    expect(short.reasoning).toBe("abcdefghi");
+    expect(short.text).toBe("");
+  });
+
+  it("accepts multi-turn history", async () => {
+    const { text, done } = await collect(engine, {
+      messages: [
+        { role: "user", content: "first" },
+        { role: "assistant", content: "ANSWER" },
+        { role: "user", content: "second" },
+      ],
+      temperature: 0,
+    });
+    expect(text).toBe(TINY_REPLY.text);
+    expect(done.usage.promptTokens).toBeGreaterThan(
+      (await collect(engine, { ...hello, messages: [{ role: "user", content: "second" }] })).done
+        .usage.promptTokens,
+    );
+  });
+
+  it("rejects a prompt longer than the context before generating, naming both lengths", async () => {
+    const error = await collect(engine, {
+      messages: [{ role: "user", content: "x".repeat(3000) }],
+    }).catch((e) => e);
+    expect(error).toBeInstanceOf(ContextOverflowError);
+    expect(error.message).toMatch(/prompt is \d+ tokens but the context holds 2048/);
+  });
+});
+
+describe("prompt-prefix reuse", () => {
+  it("evaluates only the new tokens of a request whose prefix a free sequence holds", async () => {
+    const evaluated: number[] = [];
+    const engine = await started({
+      parallel: 2,
+      observer: { ...NO_OBSERVER, promptTokens: (n) => evaluated.push(n) },
+    });
+    const first = await collect(engine);
+    const second = await collect(engine);
+    expect(first.done.usage.cachedTokens).toBe(0);
+    expect(evaluated[0]).toBe(first.done.usage.promptTokens);
+    // Only the last prompt token is evaluated again (it yields the first new token).
+    expect(second.done.usage.cachedTokens).toBe(second.done.usage.promptTokens - 1);
+    expect(evaluated[1]).toBe(1);
+    expect(second.text).toBe(TINY_REPLY.text);
+    // A follow-up turn reuses the system prompt and the earlier turn, even with two free sequences.
+    const followUp = await collect(engine, {
+      messages: [
+        { role: "user", content: "hello" },
+        { role: "assistant", content: TINY_REPLY.text },
+        { role: "user", content: "more" },
+      ],
+    });
+    expect(followUp.done.usage.cachedTokens).toBeGreaterThan(first.done.usage.promptTokens - 10);
+    expect(evaluated[2]).toBeLessThan(60);
+  });
+});
+
+describe("parallel sequences and the queue", () => {
+  it("serves 4 concurrent callers on 2 sequences, reporting queue positions", async () => {
+    const engine = await started({ parallel: 2, queueMax: 2 });
+    const results = await Promise.all(
+      ["a", "b", "c", "d"].map((content) =>
+        collect(engine, { messages: [{ role: "user", content }], temperature: 0 }),
+      ),
+    );
+    for (const r of results) {
+      expect(r.reasoning).toBe(TINY_REPLY.reasoning);
+      expect(r.text).toBe(TINY_REPLY.text);
+    }
+    const positions = results.map((r) =>
+      r.statuses.map((s) => (s.type === "status" ? `${s.phase}${s.position ?? ""}` : "")),
+    );
+    expect(positions).toEqual([[], [], ["queued1", "ready"], ["queued2", "queued1", "ready"]]);
+  });
+
+  it("turns a caller away with a retry hint when the queue is full, and frees the slot on abort", async () => {
+    const engine = await started({ parallel: 1, queueMax: 1, contextSize: 4096 }, slow);
+    const busy = new AbortController();
+    const busyEvents: ChatEvent[] = [];
+    const running = collect(
+      engine,
+      { ...hello, maxTokens: 2500 },
+      {
+        signal: busy.signal,
+        onEvent: (e) => busyEvents.push(e),
+      },
+    ).catch((e) => e);
+    await waitFor(busyEvents, (e) => e.type === "text");
+
+    const waiting = new AbortController();
+    const waitingEvents: ChatEvent[] = [];
+    const queued = collect(
+      engine,
+      { ...hello, maxTokens: 3 },
+      {
+        signal: waiting.signal,
+        onEvent: (e) => waitingEvents.push(e),
+      },
+    );
+    await waitFor(waitingEvents, (e) => e.type === "status" && e.phase === "queued");
+
+    const full = await collect(engine, hello).catch((e) => e);
+    expect(full).toBeInstanceOf(QueueFullError);
+    expect(full.retryAfterMs).toBeGreaterThan(0);
+
+    // The busy caller leaves: its sequence goes to the queued caller, which then completes.
+    const reason = new Error("caller left");
+    busy.abort(reason);
+    expect(await running).toBe(reason);
+    const served = await queued;
+    expect(served.done.finishReason).toBe("length");
+    expect(served.done.usage.completionTokens).toBe(3);
+    expect(engine.stats()).toMatchObject({ queueDepth: 0, activeSequences: 0 });
+  });
+
+  it("frees the slot when the caller aborts before its first token", async () => {
+    const engine = await started({ parallel: 1, queueMax: 1, contextSize: 4096 }, slow);
+    const controller = new AbortController();
+    const iterator = engine.chat({ ...hello, maxTokens: 2500 }, { signal: controller.signal });
+    const first = iterator[Symbol.asyncIterator]().next();
+    controller.abort(new Error("gone"));
+    await expect(first).rejects.toThrow("gone");
+    const next = await collect(engine, { ...hello, maxTokens: 2 });
+    expect(next.done.usage.completionTokens).toBe(2);
+  });
+});
+
+describe("cold start and shutdown", () => {
+  it("makes callers wait through downloading and loading, then streams tokens", async () => {
+    const engine = createEngine();
+    engine.setDownloading(0);
+    const events: ChatEvent[] = [];
+    const result = collect(engine, hello, { onEvent: (e) => events.push(e) });
+    await waitFor(events, (e) => e.type === "status" && e.phase === "downloading");
+    expect(() => engine.model()).toThrow(NotReadyError);
+    engine.setDownloading(0.5);
+    await waitFor(events, (e) => e.type === "status" && e.progress === 0.5);
+    await engine.load(tiny);
+    const { text, statuses } = await result;
+    expect(text).toBe(TINY_REPLY.text);
+    const phases = statuses.map((s) => (s.type === "status" ? s.phase : ""));
+    expect(phases[0]).toBe("downloading");
+    expect(phases).toContain("loading");
+    expect(phases.at(-1)).toBe("ready");
+  });
+
+  it("fails waiting callers with NotReadyError after the ready timeout", async () => {
+    const engine = createEngine({ readyTimeoutMs: 50 });
+    engine.setDownloading(0.25);
+    const error = await collect(engine).catch((e) => e);
+    expect(error).toBeInstanceOf(NotReadyError);
+    expect(error.progress).toBe(0.25);
+  });
+
+  it("drains: ends a running stream at the deadline with finishReason abort", async () => {
+    const engine = await started({ parallel: 1, contextSize: 4096 }, slow);
+    const events: ChatEvent[] = [];
+    const running = collect(
+      engine,
+      { ...hello, maxTokens: 2500 },
+      { onEvent: (e) => events.push(e) },
+    );
+    await waitFor(events, (e) => e.type === "text");
+    await engine.drain(0);
+    const { done } = await running;
+    expect(done.finishReason).toBe("abort");
+    expect(done.usage.completionTokens).toBeGreaterThan(0);
+    expect(done.usage.completionTokens).toBeLessThan(2500);
+    expect(engine.readiness().phase).toBe("draining");
+    await expect(collect(engine)).rejects.toBeInstanceOf(NotReadyError);
+  });
+});
