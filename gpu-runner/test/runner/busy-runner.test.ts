@@ -1,0 +1,171 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChatEvent, ChatInput } from "@phi4-edge/shared";
+import { createPhi4Client, errorCode, errorData } from "@phi4-edge/shared/client";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type StartedRunner, startRunner } from "../../dev/start-runner";
+import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+
+// The real runner on a random-weight model: it never emits an end token, so a stream with a
+// large maxTokens keeps its sequence busy until the test lets it go.
+let dir: string;
+let model: string;
+let runner: StartedRunner;
+const long: ChatInput = { messages: [{ role: "user", content: "hello" }], maxTokens: 2500 };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "busy-runner-"));
+  model = join(dir, "slow.gguf");
+  await writeTinyModel(model, { random: { layers: 2, embedding: 256 }, type: "Q8_0" });
+  runner = await start();
+});
+
+afterAll(async () => {
+  await runner?.stop("SIGKILL");
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function start() {
+  const started = await startRunner({
+    MODEL_PATH: model,
+    PARALLEL: "1",
+    QUEUE_MAX: "1",
+    CONTEXT_SIZE: "4096",
+  });
+  await until(async () => (await fetch(`${started.url}/readyz`)).status === 200);
+  return started;
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Runs a typed-client chat in the background, recording its events and its end. */
+function background(input: ChatInput) {
+  const controller = new AbortController();
+  const client = createPhi4Client({ url: runner.url, apiKey: runner.secret });
+  const events: ChatEvent[] = [];
+  const ended = (async () => {
+    for await (const event of client.chat(input, { signal: controller.signal })) events.push(event);
+  })().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  return { controller, events, ended };
+}
+
+describe("a busy runner", () => {
+  it("queues with positions, turns callers away when full, and gives an aborted caller's slot to the next", async () => {
+    const busy = background(long);
+    await until(() => busy.events.some((e) => e.type === "text" || e.type === "reasoning"));
+
+    const queued = background({ ...long, maxTokens: 3 });
+    await until(() => queued.events.some((e) => e.type === "status" && e.phase === "queued"));
+    expect(queued.events[0]).toEqual({ type: "status", phase: "queued", position: 1 });
+
+    const client = createPhi4Client({ url: runner.url, apiKey: runner.secret });
+    const full = await client
+      .chat(long)
+      .next()
+      .catch((e) => e);
+    expect(errorCode(full)).toBe("TOO_MANY_REQUESTS");
+    expect(errorData(full).retryAfterMs).toBeGreaterThan(0);
+
+    const openai = new OpenAI({
+      baseURL: `${runner.url}/v1`,
+      apiKey: runner.secret,
+      maxRetries: 0,
+    });
+    const rejected = await openai.chat.completions
+      .create({ model: "slow", messages: long.messages, stream: true })
+      .catch((e) => e);
+    expect(rejected).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(Number(rejected.headers.get("retry-after"))).toBeGreaterThan(0);
+
+    // The running caller goes away: its sequence serves the queued one.
+    busy.controller.abort();
+    await busy.ended;
+    expect(await queued.ended).toBeUndefined();
+    const done = queued.events.at(-1);
+    expect(done).toMatchObject({
+      type: "done",
+      finishReason: "length",
+      usage: { completionTokens: 3 },
+    });
+
+    const metrics = await (
+      await fetch(`${runner.url}/metrics`, {
+        headers: { authorization: `Bearer ${runner.secret}` },
+      })
+    ).text();
+    expect(metrics).toMatch(/^phi4_requests_total\{outcome="cancelled"\} 1$/m);
+    expect(metrics).toMatch(/^phi4_requests_total\{outcome="queue_full"\} 2$/m);
+    expect(metrics).toMatch(/^phi4_queue_depth 0$/m);
+    expect(metrics).toMatch(/^phi4_active_sequences 0$/m);
+  });
+
+  it("drops a caller who aborts while queued, before any token", async () => {
+    const busy = background(long);
+    await until(() => busy.events.some((e) => e.type === "text" || e.type === "reasoning"));
+    const waiting = background(long);
+    await until(() => waiting.events.some((e) => e.type === "status"));
+    waiting.controller.abort();
+    await waiting.ended;
+    // The queue is free again: another caller can wait (QUEUE_MAX=1) instead of being refused.
+    const next = background({ ...long, maxTokens: 2 });
+    await until(() => next.events.some((e) => e.type === "status" && e.phase === "queued"));
+    busy.controller.abort();
+    expect(await next.ended).toBeUndefined();
+    expect(next.events.at(-1)).toMatchObject({ type: "done", usage: { completionTokens: 2 } });
+  });
+
+  it("on SIGTERM stops accepting, lets a running stream finish, and exits 0", async () => {
+    const openai = new OpenAI({
+      baseURL: `${runner.url}/v1`,
+      apiKey: runner.secret,
+      maxRetries: 0,
+    });
+    const stream = await openai.chat.completions.create({
+      model: "slow",
+      messages: long.messages,
+      max_tokens: 120,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const port = Number(new URL(runner.url).port);
+    let exit: Promise<number | null> | undefined;
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      if (!exit && chunk.choices[0]?.delta.content) {
+        exit = runner.stop("SIGTERM");
+        await until(() => runner.logs.some((l) => l.includes("shutting down")));
+        await expect(refused(port)).resolves.toBe(true);
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(finish).toBe("length");
+    expect(usage?.completion_tokens).toBe(120);
+    expect(await exit).toBe(0);
+  });
+});
+
+/** True when a new TCP connection to the port is refused. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+}
