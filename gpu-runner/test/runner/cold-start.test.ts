@@ -1,0 +1,87 @@
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChatEvent } from "@phi4-edge/shared";
+import { createPhi4Client } from "@phi4-edge/shared/client";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type HubEmulator, startHubEmulator } from "../../dev/hub-emulator/start-hub-emulator";
+import { type StartedRunner, startRunner } from "../../dev/start-runner";
+import { TINY_REPLY, writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+
+// The real runner downloading the tiny model from the Hub emulator, throttled so that the
+// downloading phase lasts a few seconds and can be observed.
+const REPO = "test-owner/tiny-phi4-GGUF";
+const FILE = "tiny-phi4-F16.gguf";
+let dir: string;
+let hub: HubEmulator;
+let runner: StartedRunner | undefined;
+let size: number;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "cold-start-"));
+  const model = join(dir, "source.gguf");
+  await writeTinyModel(model);
+  size = (await stat(model)).size;
+  hub = await startHubEmulator({
+    repos: [{ repo: REPO, files: { [FILE]: model } }],
+    faults: { throttle: Math.ceil(size / 3) },
+  });
+});
+
+afterAll(async () => {
+  await runner?.stop("SIGKILL");
+  await hub?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+it("listens at once, reports the cold-start phases on /readyz and to waiting chats, then serves", async () => {
+  runner = await startRunner({
+    MODEL_REPO: REPO,
+    MODEL_FILE: FILE,
+    MODEL_CACHE_DIR: join(dir, "volume"),
+    HF_ENDPOINT: hub.url,
+    CONTEXT_SIZE: "2048",
+    PARALLEL: "1",
+  });
+  const { url, secret } = runner;
+
+  // A chat made during the cold start waits and sees the phases, then gets its tokens.
+  const client = createPhi4Client({ url, apiKey: secret });
+  const chatEvents: ChatEvent[] = [];
+  const chat = (async () => {
+    for await (const event of client.chat({ messages: [{ role: "user", content: "hi" }] })) {
+      chatEvents.push(event);
+    }
+  })();
+
+  const seen: { status: number; phase: string; progress?: number }[] = [];
+  for (;;) {
+    const response = await fetch(`${url}/readyz`);
+    const body = (await response.json()) as { phase: string; progress?: number };
+    seen.push({ status: response.status, ...body });
+    if (response.status === 200) break;
+    expect(response.status).toBe(503);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const downloading = seen.filter((s) => s.phase === "downloading");
+  expect(downloading.length).toBeGreaterThan(1);
+  expect(downloading.some((s) => (s.progress ?? 0) > 0 && (s.progress ?? 0) < 1)).toBe(true);
+  expect(seen.at(-1)).toEqual({ status: 200, phase: "ready" });
+
+  await chat;
+  const phases = chatEvents.flatMap((e) => (e.type === "status" ? [e.phase] : []));
+  expect(phases[0]).toBe("downloading");
+  expect(phases.at(-1)).toBe("ready");
+  expect(chatEvents.map((e) => (e.type === "text" ? e.text : "")).join("")).toBe(TINY_REPLY.text);
+
+  expect(await client.model()).toMatchObject({
+    repo: REPO,
+    file: FILE,
+    revision: hub.commitOf(REPO),
+  });
+  const metrics = await (
+    await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${secret}` } })
+  ).text();
+  expect(metrics).toMatch(new RegExp(`^phi4_model_download_bytes ${size}$`, "m"));
+  expect(metrics).toMatch(/^phi4_model_load_seconds [0-9.]*[1-9]/m);
+}, 60_000);
