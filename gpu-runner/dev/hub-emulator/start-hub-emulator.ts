@@ -317,7 +317,8 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
     void streamBody(res, file.local, {
       start,
       end,
-      throttle: isProbe ? undefined : faults.throttle,
+      // Read on every chunk, so a test can slow a download down or speed it up while it runs.
+      throttle: () => (isProbe ? undefined : faults.throttle),
       corrupt: !isProbe && Boolean(faults.corrupt),
       drop,
       stall,
@@ -398,7 +399,7 @@ function parseRange(
 interface BodyOptions {
   start: number;
   end: number;
-  throttle?: number;
+  throttle: () => number | undefined;
   corrupt: boolean;
   drop?: number;
   stall?: number;
@@ -410,11 +411,9 @@ async function streamBody(res: ServerResponse, local: string, o: BodyOptions): P
   res.on("close", () => {
     closed = true;
   });
-  const chunkSize = o.throttle
-    ? Math.max(1024, Math.min(64 * 1024, Math.floor(o.throttle / 20)))
-    : 256 * 1024;
-  const began = Date.now();
+  const chunkSize = 64 * 1024;
   let sent = 0;
+  let paced = { at: Date.now(), sent: 0, rate: o.throttle() };
   const stream = createReadStream(local, { start: o.start, end: o.end, highWaterMark: chunkSize });
   try {
     for await (const raw of stream) {
@@ -441,9 +440,10 @@ async function streamBody(res: ServerResponse, local: string, o: BodyOptions): P
         return;
       }
       if (o.stall !== undefined && sent >= o.stall) return; // keep the socket open, send nothing
-      if (o.throttle) {
-        const due = began + (sent / o.throttle) * 1000;
-        const wait = due - Date.now();
+      const rate = o.throttle();
+      if (rate !== paced.rate) paced = { at: Date.now(), sent, rate };
+      if (rate) {
+        const wait = paced.at + ((sent - paced.sent) / rate) * 1000 - Date.now();
         if (wait > 0) await sleep(wait);
       }
     }

@@ -53,6 +53,7 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
   const hash = newHash(o.check, size);
   await hashPrefix(tempPath, offset, hash, signal);
   const resumedFrom = offset;
+  o.onBytes(offset); // "downloading" from now on, also while the first megabyte is on its way
   if (offset > 0) o.logger?.info({ resumedFrom: offset, size }, "resuming a partial download");
 
   const blob = await downloadFile({
