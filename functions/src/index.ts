@@ -1,8 +1,6 @@
-import { Hono } from "hono";
+import { createEdgeApp } from "./edge-app";
 
-// The edge (auth, limits, pass-through to the runner) lands with its own issue; until then the
-// Worker only answers its health check.
-const app = new Hono();
-app.get("/healthz", (c) => c.json({ ok: true }));
+export { KeyLimiter } from "./limits/key-limiter";
 
-export default app;
+/** The Worker: auth, limits and a streaming pass-through to the GPU runner. */
+export default createEdgeApp() satisfies ExportedHandler;

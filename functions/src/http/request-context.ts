@@ -1,0 +1,33 @@
+import type { MiddlewareHandler } from "hono";
+import type { EdgeVariables } from "../edge-app";
+import { createLogger } from "./logger";
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Gives every request an id (the caller's `x-request-id` when sane, a new one otherwise) and a
+ * logger carrying it, answers with the id, and logs one access line.
+ */
+export function requestContext(): MiddlewareHandler<{ Variables: EdgeVariables }> {
+  const root = createLogger({ service: "edge" });
+  return async function requestContext(c, next) {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    const log = root.child({ requestId });
+    c.set("requestId", requestId);
+    c.set("log", log);
+    const started = Date.now();
+    await next();
+    c.header("x-request-id", requestId);
+    log.info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        caller: c.get("caller")?.id,
+        ms: Date.now() - started,
+      },
+      "request",
+    );
+  };
+}

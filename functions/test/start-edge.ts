@@ -1,0 +1,52 @@
+import { resolve } from "node:path";
+import { unstable_startWorker } from "wrangler";
+
+// wrangler's three calls to the outside world, each a 3 s timeout offline (NOTES.md).
+process.env.WRANGLER_SEND_METRICS = "false";
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+process.env.WRANGLER_HIDE_BANNER = "true";
+
+const CONFIG = resolve(import.meta.dirname, "../wrangler.jsonc");
+
+export interface StartedEdge {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Every line the Worker logged. */
+  logs: string[];
+  dispose(): Promise<void>;
+}
+
+export interface StartEdgeOptions {
+  /** Bindings over wrangler.jsonc's vars (strings); RUNNER_SECRET becomes a secret. */
+  vars: Record<string, string>;
+  /** Persisted local state (KV, Durable Objects): the folder `npm run keys -- --persist-to` uses. */
+  persistTo: string;
+}
+
+/** The real Worker under workerd (wrangler's dev server) on a free loopback port. */
+export async function startEdge(options: StartEdgeOptions): Promise<StartedEdge> {
+  const logs: string[] = [];
+  const bindings = Object.fromEntries(
+    Object.entries(options.vars).map(([name, value]) => [
+      name,
+      { type: name === "RUNNER_SECRET" ? "secret_text" : "plain_text", value },
+    ]),
+  );
+  const worker = await unstable_startWorker({
+    config: CONFIG,
+    // A file that does not exist: keep the developer's .dev.vars out of tests.
+    envFiles: [resolve(options.persistTo, "no.env")],
+    bindings,
+    dev: {
+      persist: options.persistTo,
+      server: { hostname: "127.0.0.1", port: 0 },
+      inspector: false,
+      watch: false,
+      logLevel: "none",
+      structuredLogsHandler: (log: { message: string }) => logs.push(log.message),
+    },
+  } as Parameters<typeof unstable_startWorker>[0]);
+  await worker.ready;
+  const url = (await worker.url).origin;
+  return { url, logs, dispose: () => worker.dispose() };
+}
