@@ -1,21 +1,18 @@
 /**
- * The edge: the `functions/` Worker on Cloudflare with its bindings. Binding names are the
- * Worker's (functions/src/env.ts): KEYS (API-key hashes), RATE_LIMITER, RUNNER_URL,
- * RUNNER_SECRET, and for waking the runners from zero ECS_CLUSTER, ECS_SERVICE, AWS_REGION,
- * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+ * The edge: the `functions/` Worker on Cloudflare with its bindings, named as in
+ * functions/src/env.ts and functions/wrangler.jsonc: KEYS (API-key hashes), LIMITER (the
+ * per-key rate and concurrency Durable Object), RUNNER_URL, RUNNER_SECRET; and for waking the
+ * runners from zero ECS_CLUSTER, ECS_SERVICE, AWS_REGION, AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY (functions/src/wake).
  */
 import { cluster } from "./gpu";
 import { runnerUrl, service } from "./runner";
 import { runnerSecret } from "./secrets";
-import { rateLimitNamespaceId } from "./stage";
 
 export const keys = new sst.cloudflare.Kv("KEYS");
 
-export const rateLimiter = new sst.cloudflare.RateLimit("RATE_LIMITER", {
-  namespaceId: rateLimitNamespaceId,
-  limit: 60,
-  period: "1 minute",
-});
+/** Per-key rate and concurrency limits live in the Worker's own `KeyLimiter` class. */
+export const limiter = new sst.cloudflare.DurableObject("LIMITER", { className: "KeyLimiter" });
 
 /**
  * The linked `RunnerSecret` as a plain `RUNNER_SECRET` secret binding (a bare linked secret
@@ -49,12 +46,18 @@ export const runnerWaker = new sst.Linkable("RunnerWaker", {
 export const worker = new sst.cloudflare.Worker("Edge", {
   handler: "functions/src/index.ts",
   url: true,
-  compatibility: { date: "2026-11-01", flags: ["nodejs_compat"] },
-  link: [keys, rateLimiter, runnerSecretBinding, runnerWaker],
+  // As in functions/wrangler.jsonc: request_signal lets a caller's abort reach the runner.
+  compatibility: {
+    date: "2026-11-01",
+    flags: ["nodejs_compat", "enable_request_signal", "request_signal_passthrough"],
+  },
+  migrations: [{ tag: "v1", newSqliteClasses: ["KeyLimiter"] }],
+  link: [keys, limiter, runnerSecretBinding, runnerWaker],
   environment: {
     RUNNER_URL: runnerUrl,
     ECS_CLUSTER: cluster.name,
     ECS_SERVICE: service.name,
     AWS_REGION: aws.getRegionOutput().region,
   },
+  transform: { worker: { observability: { enabled: true } } },
 });

@@ -1,0 +1,41 @@
+/**
+ * The real sst.config.ts for `production` under Pulumi mocks: what differs from a dev stage
+ * (capacity always warm, data kept, its own names and rate-limit namespace).
+ */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { deployUnderMocks, type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
+import { workerBindings } from "./expect-deploy";
+
+let deploy: MockedDeploy;
+beforeAll(async () => {
+  deploy = await deployUnderMocks("production", testEnv);
+  // The first run on a fresh clone generates .sst/platform (~1 min).
+}, 300_000);
+afterAll(() => deploy?.close());
+
+test("production keeps one runner warm and scales up to four", () => {
+  const target = deploy.one("aws:appautoscaling/target:Target");
+  expect([target.inputs.minCapacity, target.inputs.maxCapacity]).toEqual([1, 4]);
+  expect(deploy.one("aws:ecs/service:Service").inputs.desiredCount).toBe(1);
+  expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(4);
+});
+
+test("production never scales itself to zero but still wakes on the load balancer's 503s", () => {
+  const names = deploy.ofType("aws:appautoscaling/policy:Policy").map((p) => p.name);
+  expect(names.sort()).toEqual(["RunnerLoad", "RunnerWake"]);
+  const alarms = deploy.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name);
+  expect(alarms).toEqual(["RunnerWakeAlarm"]);
+});
+
+test("production retains its data and is protected from `sst remove`", async () => {
+  const config = (await import(pathToFileURL(path.join(root, "sst.config.ts")).href)).default;
+  expect(config.app({ stage: "production" })).toMatchObject({ removal: "retain", protect: true });
+  expect(config.app({ stage: "dev" })).toMatchObject({ removal: "remove", protect: false });
+});
+
+test("production's runners answer on their own name", () => {
+  const bindings = workerBindings(deploy);
+  expect(bindings.RUNNER_URL?.text).toBe("https://runner.phi4.example.com");
+});
