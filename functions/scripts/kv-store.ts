@@ -1,0 +1,96 @@
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+
+const FUNCTIONS = resolve(import.meta.dirname, "..");
+const WRANGLER = resolve(
+  dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
+  "bin/wrangler.js",
+);
+
+export interface KvTarget {
+  /** `local` is the state `wrangler dev` persists (`--persist-to`, default functions/.wrangler/state). */
+  where: "local" | "remote";
+  persistTo?: string;
+  binding?: string;
+  /** The deployed namespace's id (from `sst deploy` or the dashboard) instead of the binding. */
+  namespaceId?: string;
+}
+
+export interface KvEntry {
+  name: string;
+  metadata?: unknown;
+}
+
+/**
+ * The KEYS namespace through wrangler's own `kv key` commands, so local writes land in exactly
+ * the files `wrangler dev` reads and remote ones use the developer's Cloudflare login.
+ */
+export function kvStore(target: KvTarget) {
+  const base = target.namespaceId
+    ? ["--namespace-id", target.namespaceId]
+    : ["--binding", target.binding ?? "KEYS"];
+  base.push("--config", resolve(FUNCTIONS, "wrangler.jsonc"));
+  if (target.where === "remote") base.push("--remote");
+  else {
+    base.push("--local");
+    if (target.persistTo) base.push("--persist-to", resolve(target.persistTo));
+  }
+  return {
+    async put(key: string, value: string, metadata: unknown): Promise<void> {
+      await wrangler([
+        "kv",
+        "key",
+        "put",
+        key,
+        value,
+        "--metadata",
+        JSON.stringify(metadata),
+        ...base,
+      ]);
+    },
+    async list(prefix: string): Promise<KvEntry[]> {
+      const out = await wrangler(["kv", "key", "list", "--prefix", prefix, ...base]);
+      const start = out.indexOf("[");
+      if (start < 0) throw new Error(`unexpected output from wrangler kv key list: ${out}`);
+      return JSON.parse(out.slice(start)) as KvEntry[];
+    },
+  };
+}
+
+function wrangler(args: string[]): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [WRANGLER, ...args], {
+      cwd: FUNCTIONS,
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        WRANGLER_HIDE_BANNER: "true",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolvePromise(stdout);
+      else
+        reject(
+          new KvCommandError(
+            `wrangler ${args.slice(0, 3).join(" ")} failed (${code}):\n${stderr || stdout}`,
+          ),
+        );
+    });
+  });
+}
+
+export class KvCommandError extends Error {
+  override name = "KvCommandError";
+}
