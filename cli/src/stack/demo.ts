@@ -1,0 +1,100 @@
+/**
+ * `npm run demo`: the whole stack, fully offline. The bundled Hub emulator serves the tiny
+ * Phi-4-architecture model, the runner downloads it into a temporary shared volume, verifies and
+ * loads it, and one question goes through the edge (wrangler dev) with a fresh API key — by the
+ * typed client and by the OpenAI SDK. Exits 0 only if both answers are the model's exact output.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { startHubEmulator } from "../../../gpu-runner/dev/hub-emulator/start-hub-emulator";
+import { startRunner } from "../../../gpu-runner/dev/start-runner";
+import { TINY_REPLY, writeTinyModel } from "../../../gpu-runner/dev/tiny-model/write-tiny-model";
+import { createPhi4Client } from "../../../shared/src/client";
+import { Renderer } from "../render";
+import { freePort } from "./free-port";
+import { createLocalKey, startEdge } from "./start-edge";
+
+const REPO = "phi4-edge/tiny-phi4-reasoning";
+const FILE = "tiny-phi4-reasoning-F16.gguf";
+const QUESTION = "What comes after the alphabet?";
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+const dir = await mkdtemp(join(tmpdir(), "phi4-demo-"));
+const cleanup: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
+let ok = false;
+try {
+  const model = join(dir, "tiny.gguf");
+  await writeTinyModel(model);
+  // Throttled so the download is visible; the tiny model is ~4 MB.
+  const hub = await startHubEmulator({
+    repos: [{ repo: REPO, files: { [FILE]: model } }],
+    faults: { throttle: 2_000_000 },
+  });
+  cleanup.unshift(() => hub.close());
+  say(`hub emulator   ${hub.url} serving ${REPO}/${FILE}`);
+
+  const runner = await startRunner({
+    MODEL_REPO: REPO,
+    MODEL_FILE: FILE,
+    HF_ENDPOINT: hub.url,
+    MODEL_CACHE_DIR: join(dir, "volume"),
+    GPU: "false",
+    THREADS: "1",
+    PARALLEL: "2",
+    CONTEXT_SIZE: "4096",
+    LOG_LEVEL: "info",
+  });
+  cleanup.unshift(() => runner.stop());
+  say(`runner         ${runner.url} (cold start: download → verify → load)`);
+
+  const edge = await startEdge({
+    port: await freePort(),
+    runnerUrl: runner.url,
+    runnerSecret: runner.secret,
+  });
+  cleanup.unshift(() => edge.stop());
+  const apiKey = await createLocalKey(`demo-${Date.now()}`);
+  say(`edge           ${edge.url} (wrangler dev), API key ${apiKey.slice(0, 12)}…\n`);
+
+  // Asked at once: the client waits through the cold start and reports its phases.
+  say(`you › ${QUESTION}`);
+  const client = createPhi4Client({ url: edge.url, apiKey });
+  const renderer = new Renderer(process.stdout, { reasoning: true, tty: false });
+  let reasoning = "";
+  let text = "";
+  for await (const event of client.chat({
+    messages: [{ role: "user", content: QUESTION }],
+    temperature: 0,
+  })) {
+    if (event.type === "reasoning") reasoning += event.text;
+    if (event.type === "text") text += event.text;
+    renderer.write(event);
+  }
+
+  say("\nthe same question through the OpenAI SDK (POST /v1/chat/completions):");
+  const openai = new OpenAI({ baseURL: `${edge.url}/v1`, apiKey, maxRetries: 0 });
+  const completion = await openai.chat.completions.create({
+    model: FILE.replace(/\.gguf$/, ""),
+    messages: [{ role: "user", content: QUESTION }],
+    temperature: 0,
+  });
+  const openaiText = completion.choices[0]?.message.content ?? "";
+  say(`assistant › ${openaiText}`);
+
+  ok =
+    reasoning === TINY_REPLY.reasoning &&
+    text === TINY_REPLY.text &&
+    openaiText === TINY_REPLY.text;
+  say(
+    ok
+      ? "\ndemo ok: both answers are the tiny model's exact greedy output"
+      : "\ndemo FAILED: unexpected output",
+  );
+} catch (error) {
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+} finally {
+  for (const step of cleanup) await step().catch(() => {});
+}
+process.exit(ok ? 0 : 1);
