@@ -1,0 +1,27 @@
+import type { OnRunnerUnavailable } from "../proxy/runner-unavailable";
+import { wakeConfigFromBindings } from "./wake-config";
+import { type WakeOptions, type WakeOutcome, wakeRunner } from "./wake-runner";
+
+/**
+ * The pass-through's `onRunnerUnavailable` hook: wakes the runners' service when the edge
+ * could not be served (unreachable, timeout, 503). Does nothing without the wake bindings
+ * (local development); never throws. `onOutcome` sees what happened (for logs and tests).
+ */
+export function createWakeOnUnavailable(
+  options: WakeOptions & {
+    onOutcome?: (outcome: WakeOutcome) => void;
+    /** Another ECS endpoint (a VPC or FIPS endpoint; tests: a local stand-in). */
+    endpoint?: string;
+  } = {},
+): OnRunnerUnavailable {
+  return async function wakeOnUnavailable(_event, env) {
+    const bound = wakeConfigFromBindings(env);
+    if (!bound) return;
+    const config = options.endpoint ? { ...bound, endpoint: options.endpoint } : bound;
+    try {
+      options.onOutcome?.(await wakeRunner(config, options));
+    } catch {
+      // Aborted: the isolate is going away, and the caller already has its answer.
+    }
+  };
+}
