@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 
@@ -48,6 +50,17 @@ export function kvStore(target: KvTarget) {
         JSON.stringify(metadata),
         ...base,
       ]);
+    },
+    /** Several entries in one wrangler call. */
+    async putMany(entries: { key: string; value: string; metadata: unknown }[]): Promise<void> {
+      const dir = mkdtempSync(resolve(tmpdir(), "phi4-keys-"));
+      try {
+        const file = resolve(dir, "entries.json");
+        writeFileSync(file, JSON.stringify(entries), { mode: 0o600 });
+        await wrangler(["kv", "bulk", "put", file, ...base]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
     async list(prefix: string): Promise<KvEntry[]> {
       const out = await wrangler(["kv", "key", "list", "--prefix", prefix, ...base]);
