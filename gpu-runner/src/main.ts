@@ -40,7 +40,8 @@ async function main() {
   const modelId = basename(env.MODEL_PATH ?? env.MODEL_FILE).replace(/\.gguf$/i, "");
   const app = createApp({ engine, logger, metrics, secret: env.RUNNER_SECRET, modelId });
   const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
-    logger.info({ port: info.port }, "listening");
+    // Always logged, whatever LOG_LEVEL: supervisors and tests wait for this line.
+    logger.child({}, { level: "info" }).info({ port: info.port }, "listening");
   });
 
   const coldStart = new AbortController();

@@ -152,8 +152,9 @@ export async function writeTinyModel(path: string, options: TinyModelOptions = {
       : dense("token_embd.weight", [nEmbd, vocab], type, (row, col) => (row === col ? 1 : 0)),
     ones("output_norm.weight"),
     random
-      ? // Rows of special tokens stay zero so random text never ends early (benchmarks).
-        randomTensor("output.weight", [nEmbd, vocab], type, rng, (row) => row < 256)
+      ? // Only printable ASCII (bar "<", which could open a stop trigger) can win: random text
+        // never ends early and streams token by token, with no UTF-8 or trigger hold-back.
+        randomTensor("output.weight", [nEmbd, vocab], type, rng, printable)
       : dense("output.weight", [nEmbd, vocab], type, (row, col) => (next[col] === row ? 1 : 0)),
   ];
   for (let l = 0; l < nLayer; l++) {
@@ -167,6 +168,10 @@ export async function writeTinyModel(path: string, options: TinyModelOptions = {
     );
   }
   await writeGguf(path, metadata, tensors);
+}
+
+function printable(token: number): boolean {
+  return token >= 0x20 && token <= 0x7e && token !== 0x3c;
 }
 
 /** A tensor given by a function of (row, column); rows are `dims[0]` long. */
