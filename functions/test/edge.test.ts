@@ -120,14 +120,19 @@ describe("pass-through", () => {
       const res = await fetch(`${stack.edge.url}${path}`, { method, headers: auth });
       expect(res.status, `${method} ${path}`).toBe(404);
     }
-    const big = JSON.stringify({ model: "m", messages: [{ role: "user", content: "x".repeat(5000) }] });
+    const big = JSON.stringify({
+      model: "m",
+      messages: [{ role: "user", content: "x".repeat(5000) }],
+    });
     const res = await fetch(`${stack.edge.url}/v1/chat/completions`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },
       body: big,
     });
     expect(res.status).toBe(413);
-    expect(((await res.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe(
+      "invalid_request_error",
+    );
   });
 });
 
@@ -142,26 +147,29 @@ describe("auth", () => {
     ["runner secret", () => ({ authorization: `Bearer ${stack.runner.secret}` })],
   ];
 
-  test.each(cases)("%s → 401 with WWW-Authenticate; nothing reaches the runner", async (name, headers) => {
-    const id = `t401-${name.replace(/\W/g, "-")}`;
-    for (const path of ["/v1/models", "/trpc/model"]) {
-      const res = await fetch(`${stack.edge.url}${path}`, {
-        headers: { ...headers(), "x-request-id": id },
+  test.each(cases)(
+    "%s → 401 with WWW-Authenticate; nothing reaches the runner",
+    async (name, headers) => {
+      const id = `t401-${name.replace(/\W/g, "-")}`;
+      for (const path of ["/v1/models", "/trpc/model"]) {
+        const res = await fetch(`${stack.edge.url}${path}`, {
+          headers: { ...headers(), "x-request-id": id },
+        });
+        expect(res.status).toBe(401);
+        expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+        const body = (await res.json()) as { error: { type?: string; data?: { code: string } } };
+        if (path.startsWith("/v1")) expect(body.error.type).toBe("authentication_error");
+        else expect(body.error.data?.code).toBe("UNAUTHORIZED");
+      }
+      // A request that does pass, logged after the refused ones: then the log is complete.
+      const marker = `${id}-marker`;
+      await fetch(`${stack.edge.url}/v1/models`, {
+        headers: { authorization: `Bearer ${keys.main}`, "x-request-id": marker },
       });
-      expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
-      const body = (await res.json()) as { error: { type?: string; data?: { code: string } } };
-      if (path.startsWith("/v1")) expect(body.error.type).toBe("authentication_error");
-      else expect(body.error.data?.code).toBe("UNAUTHORIZED");
-    }
-    // A request that does pass, logged after the refused ones: then the log is complete.
-    const marker = `${id}-marker`;
-    await fetch(`${stack.edge.url}/v1/models`, {
-      headers: { authorization: `Bearer ${keys.main}`, "x-request-id": marker },
-    });
-    await until(() => stack.runner.logs.some((l) => l.includes(marker)), "marker in runner log");
-    expect(stack.runner.logs.filter((l) => l.includes(`"${id}"`))).toEqual([]);
-  });
+      await until(() => stack.runner.logs.some((l) => l.includes(marker)), "marker in runner log");
+      expect(stack.runner.logs.filter((l) => l.includes(`"${id}"`))).toEqual([]);
+    },
+  );
 
   test("the typed client sees UNAUTHORIZED", async () => {
     const error = await client(`phi4_${"B".repeat(43)}`)
@@ -181,7 +189,9 @@ describe("limits", () => {
     const retryAfter = Number(refused.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(((await refused.json()) as { error: { type: string } }).error.type).toBe("rate_limit_error");
+    expect(((await refused.json()) as { error: { type: string } }).error.type).toBe(
+      "rate_limit_error",
+    );
     const error = await client(keys["per-minute"]!)
       .model()
       .catch((e: unknown) => e);
@@ -232,6 +242,7 @@ describe("abort", () => {
         }
       })(),
     ).rejects.toThrow();
+    expect(seen.filter((e) => e.type === "reasoning").length).toBeGreaterThanOrEqual(1);
     expect(seen.some((e) => e.type === "done")).toBe(false);
     await until(async () => (await ended()) > before, "runner saw the abort");
     await until(

@@ -1,6 +1,6 @@
+import { kvStore } from "../scripts/kv-store";
 import { generateApiKey, keyId, storageKey } from "../src/auth/api-key";
 import type { KeyRecord, Limits } from "../src/auth/key-record";
-import { kvStore } from "../scripts/kv-store";
 
 export interface SeedKey {
   name: string;
@@ -9,13 +9,20 @@ export interface SeedKey {
 }
 
 /** Writes keys into the local KEYS state under `persistTo` in one wrangler call; returns them by name. */
-export async function seedKeys(persistTo: string, keys: SeedKey[]): Promise<Record<string, string>> {
+export async function seedKeys(
+  persistTo: string,
+  keys: SeedKey[],
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const entries = [];
   for (const seed of keys) {
     const apiKey = generateApiKey();
     const key = await storageKey(apiKey);
-    const record: KeyRecord = { id: keyId(key), name: seed.name, created: new Date().toISOString() };
+    const record: KeyRecord = {
+      id: keyId(key),
+      name: seed.name,
+      created: new Date().toISOString(),
+    };
     if (seed.limits) record.limits = seed.limits;
     if (seed.revoked) record.revoked = new Date().toISOString();
     entries.push({ key, value: JSON.stringify(record), metadata: record });

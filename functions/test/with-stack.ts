@@ -49,7 +49,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** One value of the runner's Prometheus metrics (summed over series matching `labels`). */
-export async function runnerMetric(runner: StartedRunner, name: string, labels = ""): Promise<number> {
+export async function runnerMetric(
+  runner: StartedRunner,
+  name: string,
+  labels = "",
+): Promise<number> {
   const res = await fetch(`${runner.url}/metrics`, {
     headers: { authorization: `Bearer ${runner.secret}` },
   });
