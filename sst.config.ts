@@ -28,6 +28,8 @@ export default $config({
 
     return {
       api: edge.worker.url,
+      // For `npm run keys -- create --name NAME --remote --namespace-id <keysNamespace>`.
+      keysNamespace: edge.keys.id,
       runner: runner.runnerUrl,
       cluster: runner.service.cluster,
       service: runner.service.name,

@@ -8,7 +8,7 @@ import { instanceTypes, runners } from "./stage";
 import { vpc } from "./storage";
 
 export const cluster = new aws.ecs.Cluster("Cluster", {
-  settings: [{ name: "containerInsights", value: "enhanced" }],
+  settings: [{ name: "containerInsights", value: "enabled" }],
 });
 
 /** Security group of the GPU instances; the load balancer's group is allowed in by runner.ts. */

@@ -39,3 +39,8 @@ test("production's runners answer on their own name", () => {
   const bindings = workerBindings(deploy);
   expect(bindings.RUNNER_URL?.text).toBe("https://runner.phi4.example.com");
 });
+
+test("the outputs name the KV namespace of API keys, for `npm run keys -- --remote`", () => {
+  const kv = deploy.one("cloudflare:index/workersKvNamespace:WorkersKvNamespace");
+  expect(deploy.outputs.keysNamespace).toBe(`${kv.name}-id`);
+});

@@ -1,0 +1,84 @@
+/**
+ * The container's entrypoint: the runner bundled as gpu-runner/Dockerfile bundles it, started
+ * as the image starts it (`node main.mjs`, no tsx, no dev dependencies in the bundle), serving a
+ * real model on CPU until its /readyz — the image's HEALTHCHECK and the load balancer's check —
+ * says ready. The CUDA base image itself cannot be built here (no Docker daemon, no registry).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { writeTinyModel } from "../../gpu-runner/dev/tiny-model/write-tiny-model";
+import { bundleRunner } from "../bundle-runner";
+import { root } from "./deploy-under-mocks";
+
+// Inside the repository so the bundle's one external import (node-llama-cpp) resolves as it
+// does in the image, from node_modules next to it.
+const outDir = path.join(root, "node_modules", ".cache", `phi4-runner-bundle-${process.pid}`);
+const bundle = path.join(outDir, "main.mjs");
+const work = mkdtempSync(path.join(tmpdir(), "phi4-bundle-"));
+let runner: ChildProcess | undefined;
+
+beforeAll(async () => {
+  mkdirSync(outDir, { recursive: true });
+  await bundleRunner(bundle);
+  await writeTinyModel(path.join(work, "tiny.gguf"));
+}, 60_000);
+
+afterAll(() => {
+  runner?.kill("SIGKILL");
+  rmSync(outDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("the bundle holds the runner and the contract, not TypeScript sources", () => {
+  const code = readFileSync(bundle, "utf8");
+  expect(code).toContain("invalid runner configuration");
+  expect(code).not.toMatch(/from\s*["']@phi4-edge\/shared/);
+  expect(code).not.toMatch(/from\s*["']tsx/);
+});
+
+test("the bundled runner starts, loads a model and answers /readyz 200 (503 before)", async () => {
+  runner = spawn(process.execPath, [bundle], {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH,
+      PORT: "0",
+      MODEL_PATH: path.join(work, "tiny.gguf"),
+      MODEL_CACHE_DIR: path.join(work, "models"),
+      RUNNER_SECRET: "bundle-test-secret-0123456789",
+      GPU: "false",
+      THREADS: "1",
+      PARALLEL: "1",
+      CONTEXT_SIZE: "2048",
+      LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  runner.stderr?.on("data", (chunk) => (stderr += chunk));
+  const port = await new Promise<number>((resolve, reject) => {
+    runner?.once("exit", (code) => reject(new Error(`runner exited ${code}: ${stderr}`)));
+    const lines = createInterface({ input: runner!.stdout! });
+    lines.on("line", (line) => {
+      const entry = JSON.parse(line) as { msg?: string; port?: number };
+      if (entry.msg === "listening" && entry.port) resolve(entry.port);
+    });
+  });
+
+  const statuses: number[] = [];
+  for (;;) {
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+    statuses.push(response.status);
+    await response.body?.cancel();
+    if (response.status === 200) break;
+    expect(response.status).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(statuses.at(-1)).toBe(200);
+  // Every other route stays behind the secret in the bundled build too.
+  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(metrics.status).toBe(401);
+}, 60_000);
