@@ -47,6 +47,13 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 30_000
   }
 }
 
+async function metrics(): Promise<string> {
+  const response = await fetch(`${runner.url}/metrics`, {
+    headers: { authorization: `Bearer ${runner.secret}` },
+  });
+  return response.text();
+}
+
 /** Runs a typed-client chat in the background, recording its events and its end. */
 function background(input: ChatInput) {
   const controller = new AbortController();
@@ -100,15 +107,11 @@ describe("a busy runner", () => {
       usage: { completionTokens: 3 },
     });
 
-    const metrics = await (
-      await fetch(`${runner.url}/metrics`, {
-        headers: { authorization: `Bearer ${runner.secret}` },
-      })
-    ).text();
-    expect(metrics).toMatch(/^phi4_requests_total\{outcome="cancelled"\} 1$/m);
-    expect(metrics).toMatch(/^phi4_requests_total\{outcome="queue_full"\} 2$/m);
-    expect(metrics).toMatch(/^phi4_queue_depth 0$/m);
-    expect(metrics).toMatch(/^phi4_active_sequences 0$/m);
+    await until(async () => /^phi4_active_sequences 0$/m.test(await metrics()));
+    const text = await metrics();
+    expect(text).toMatch(/^phi4_requests_total\{outcome="cancelled"\} 1$/m);
+    expect(text).toMatch(/^phi4_requests_total\{outcome="queue_full"\} 2$/m);
+    expect(text).toMatch(/^phi4_queue_depth 0$/m);
   });
 
   it("drops a caller who aborts while queued, before any token", async () => {
@@ -118,12 +121,37 @@ describe("a busy runner", () => {
     await until(() => waiting.events.some((e) => e.type === "status"));
     waiting.controller.abort();
     await waiting.ended;
+    await until(async () => /^phi4_queue_depth 0$/m.test(await metrics()));
     // The queue is free again: another caller can wait (QUEUE_MAX=1) instead of being refused.
     const next = background({ ...long, maxTokens: 2 });
     await until(() => next.events.some((e) => e.type === "status" && e.phase === "queued"));
     busy.controller.abort();
     expect(await next.ended).toBeUndefined();
     expect(next.events.at(-1)).toMatchObject({ type: "done", usage: { completionTokens: 2 } });
+  });
+
+  it("keeps a queued OpenAI stream alive with pings before its first token", async () => {
+    const busy = background(long);
+    await until(() => busy.events.some((e) => e.type === "text" || e.type === "reasoning"));
+    const controller = new AbortController();
+    const response = await fetch(`${runner.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${runner.secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: long.messages, stream: true }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = "";
+    while (!received.includes(": ping")) received += (await reader.read()).value ?? "";
+    // Nothing but the opening role chunk and pings: the caller is still queued.
+    expect(received).not.toContain("reasoning_content");
+    expect(received).not.toMatch(/"content":"[^"]/);
+    controller.abort();
+    await until(async () => /^phi4_queue_depth 0$/m.test(await metrics()));
+    busy.controller.abort();
+    await busy.ended;
   });
 
   it("on SIGTERM stops accepting, lets a running stream finish, and exits 0", async () => {

@@ -44,6 +44,9 @@ it("listens at once, reports the cold-start phases on /readyz and to waiting cha
     PARALLEL: "1",
   });
   const { url, secret } = runner;
+  runner.child.once("exit", (code) => {
+    if (code !== null && code !== 0) console.error(runner?.logs.join("\n"));
+  });
 
   // A chat made during the cold start waits and sees the phases, then gets its tokens.
   const client = createPhi4Client({ url, apiKey: secret });
