@@ -24,13 +24,16 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const dir = await mkdtemp(join(tmpdir(), "phi4-demo-"));
 const cleanup: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
 let ok = false;
+let runnerLogs: string[] = [];
 try {
   const model = join(dir, "tiny.gguf");
   await writeTinyModel(model);
   // Throttled so the download is visible; the tiny model is ~4 MB.
   const hub = await startHubEmulator({
     repos: [{ repo: REPO, files: { [FILE]: model } }],
-    faults: { throttle: 2_000_000 },
+    ...(process.env.DEMO_THROTTLE
+      ? { faults: { throttle: Number(process.env.DEMO_THROTTLE) } }
+      : {}),
   });
   cleanup.unshift(() => hub.close());
   say(`hub emulator   ${hub.url} serving ${REPO}/${FILE}`);
@@ -47,6 +50,7 @@ try {
     LOG_LEVEL: "info",
   });
   cleanup.unshift(() => runner.stop());
+  runnerLogs = runner.logs;
   say(`runner         ${runner.url} (cold start: download → verify → load)`);
 
   const edge = await startEdge({
@@ -94,6 +98,7 @@ try {
   );
 } catch (error) {
   process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (runnerLogs.length) process.stderr.write(`runner log:\n${runnerLogs.slice(-10).join("\n")}\n`);
 } finally {
   for (const step of cleanup) await step().catch(() => {});
 }

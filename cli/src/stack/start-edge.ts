@@ -29,18 +29,7 @@ export async function startEdge(options: {
 }): Promise<StartedEdge> {
   const child = spawn(
     "npm",
-    [
-      "run",
-      "-s",
-      "-w",
-      "functions",
-      "dev",
-      "--",
-      "--port",
-      String(options.port),
-      "--ip",
-      "127.0.0.1",
-    ],
+    ["run", "-s", "-w", "functions", "dev", "--", "--port", String(options.port)],
     {
       cwd: ROOT,
       detached: true,
@@ -83,7 +72,7 @@ export async function startEdge(options: {
   }
   await stop();
   throw new Error(
-    `the edge (wrangler dev) did not start on port ${options.port}:\n${logs.join("").slice(-2_000)}`,
+    `the edge (wrangler dev) did not start on port ${options.port}:\n${logs.join("").slice(0, 3_000)}`,
   );
 }
 
