@@ -1,18 +1,24 @@
 /**
  * Bundles the runner (gpu-runner/src/main.ts and the shared contract it imports) into one ES
  * module, so its container needs no TypeScript loader and no dev dependencies: only
- * node-llama-cpp, whose native CUDA binaries stay in node_modules. Used by gpu-runner/Dockerfile
- * (`node --import tsx infra/bundle-runner.ts <outfile>`) and by its test.
+ * node-llama-cpp, whose native CUDA binaries stay in node_modules. Next to it goes
+ * `load-metric.mjs`, the task's metrics sidecar (infra/load-metric.ts). Used by
+ * gpu-runner/Dockerfile (`node --import tsx infra/bundle-runner.ts <outdir>`) and by its test.
  */
 import path from "node:path";
 import { build } from "esbuild";
 
 const root = path.resolve(import.meta.dirname, "..");
 
-export async function bundleRunner(outfile: string): Promise<void> {
+/** Writes `main.mjs` (the runner) and `load-metric.mjs` (the sidecar) into `outdir`. */
+export async function bundleRunner(outdir: string): Promise<void> {
   await build({
-    entryPoints: [path.join(root, "gpu-runner", "src", "main.ts")],
-    outfile,
+    entryPoints: {
+      main: path.join(root, "gpu-runner", "src", "main.ts"),
+      "load-metric": path.join(root, "infra", "load-metric.ts"),
+    },
+    outdir,
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     format: "esm",
@@ -30,10 +36,10 @@ export async function bundleRunner(outfile: string): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const outfile = process.argv[2];
-  if (!outfile) {
-    console.error("usage: bundle-runner.ts <outfile.mjs>");
+  const outdir = process.argv[2];
+  if (!outdir) {
+    console.error("usage: bundle-runner.ts <outdir>");
     process.exit(2);
   }
-  await bundleRunner(path.resolve(outfile));
+  await bundleRunner(path.resolve(outdir));
 }

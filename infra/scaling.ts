@@ -1,10 +1,13 @@
 /**
- * How many runners run. Three rules, because target tracking alone cannot leave zero:
+ * How many runners run, between the stage's min and max:
  * - load: target tracking on the runners' own `Load` metric (requests in flight + queued, per
- *   runner, from EMF lines on stdout) aiming at PARALLEL, between the stage's min and max;
- * - wake: the load balancer answering 503 itself (no runner registered) adds one runner;
- *   the edge also wakes the service directly through ECS UpdateService (functions/src/wake);
- * - sleep (stages with min 0): no request for `idleMinutes` sets the count back to zero.
+ *   runner, from EMF lines on stdout) aiming at PARALLEL;
+ * and in stages that sleep (min 0), because target tracking cannot leave zero:
+ * - wake: the load balancer answering 503 itself (no runner registered) adds one runner, a
+ *   backstop for the edge, which wakes the service at once through ECS UpdateService
+ *   (functions/src/wake);
+ * - sleep: no request for `idleMinutes` sets the count back to zero.
+ * Production keeps min ≥ 1, so ECS itself replaces a failed runner and none of that applies.
  */
 
 import { cluster } from "./gpu";
@@ -44,51 +47,50 @@ export const loadPolicy = new aws.appautoscaling.Policy("RunnerLoad", {
 
 const lbDimensions = { LoadBalancer: loadBalancer.nodes.loadBalancer.arnSuffix };
 
-export const wakePolicy = new aws.appautoscaling.Policy("RunnerWake", {
-  ...target,
-  policyType: "StepScaling",
-  stepScalingPolicyConfiguration: {
-    adjustmentType: "ChangeInCapacity",
-    // One runner at a time while the first is still downloading.
-    cooldown: coldStartSeconds,
-    metricAggregationType: "Maximum",
-    stepAdjustments: [{ metricIntervalLowerBound: "0", scalingAdjustment: 1 }],
-  },
-});
+export const sleepsWhenIdle = runners.min === 0;
 
-new aws.cloudwatch.MetricAlarm("RunnerWakeAlarm", {
-  alarmDescription: "The load balancer has no runner to send requests to",
-  namespace: "AWS/ApplicationELB",
-  metricName: "HTTPCode_ELB_503_Count",
-  dimensions: lbDimensions,
-  statistic: "Sum",
-  period: 60,
-  evaluationPeriods: 1,
-  threshold: 1,
-  comparisonOperator: "GreaterThanOrEqualToThreshold",
-  treatMissingData: "notBreaching",
-  alarmActions: [wakePolicy.arn],
-});
+if (sleepsWhenIdle) {
+  const wakePolicy = new aws.appautoscaling.Policy("RunnerWake", {
+    ...target,
+    policyType: "StepScaling",
+    stepScalingPolicyConfiguration: {
+      adjustmentType: "ChangeInCapacity",
+      // The alarm repeats while no runner is registered; the cooldown makes that one runner.
+      cooldown: coldStartSeconds,
+      metricAggregationType: "Maximum",
+      stepAdjustments: [{ metricIntervalLowerBound: "0", scalingAdjustment: 1 }],
+    },
+  });
 
-export const sleepPolicy =
-  runners.min === 0
-    ? new aws.appautoscaling.Policy("RunnerSleep", {
-        ...target,
-        policyType: "StepScaling",
-        stepScalingPolicyConfiguration: {
-          adjustmentType: "ExactCapacity",
-          cooldown: 300,
-          metricAggregationType: "Maximum",
-          stepAdjustments: [{ metricIntervalUpperBound: "0", scalingAdjustment: 0 }],
-        },
-      })
-    : undefined;
+  new aws.cloudwatch.MetricAlarm("RunnerWakeAlarm", {
+    alarmDescription: "The load balancer has no runner to send requests to",
+    namespace: "AWS/ApplicationELB",
+    metricName: "HTTPCode_ELB_503_Count",
+    dimensions: lbDimensions,
+    statistic: "Sum",
+    period: 60,
+    evaluationPeriods: 1,
+    threshold: 1,
+    comparisonOperator: "GreaterThanOrEqualToThreshold",
+    treatMissingData: "notBreaching",
+    alarmActions: [wakePolicy.arn],
+  });
 
-if (sleepPolicy) {
+  const sleepPolicy = new aws.appautoscaling.Policy("RunnerSleep", {
+    ...target,
+    policyType: "StepScaling",
+    stepScalingPolicyConfiguration: {
+      adjustmentType: "ExactCapacity",
+      cooldown: 300,
+      metricAggregationType: "Maximum",
+      stepAdjustments: [{ metricIntervalUpperBound: "0", scalingAdjustment: 0 }],
+    },
+  });
+
   new aws.cloudwatch.MetricAlarm("RunnerSleepAlarm", {
     alarmDescription: `No request for ${idleMinutes} minutes: stop the runners`,
     // An idle load balancer reports no datapoint at all; FILL turns that into a 0 the step
-    // policy can act on.
+    // policy can act on. Streams still running are drained (deregistration delay) first.
     metricQueries: [
       { id: "requests", expression: "FILL(m1, 0)", returnData: true },
       {

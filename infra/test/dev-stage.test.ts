@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { deployUnderMocks, type MockedDeploy, testEnv } from "./deploy-under-mocks";
-import { byName, envOf, runnerContainer, workerBindings } from "./expect-deploy";
+import { byName, container, envOf, runnerContainer, workerBindings } from "./expect-deploy";
 
 let deploy: MockedDeploy;
 beforeAll(async () => {
@@ -182,15 +182,21 @@ describe("scaling in a dev stage", () => {
     expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(1);
   });
 
-  test("load is tracked on the metric the runner publishes, aiming at PARALLEL", () => {
-    const env = envOf(runnerContainer(deploy));
+  test("load is tracked on the metric the task's sidecar publishes, aiming at PARALLEL", () => {
+    const sidecar = container(deploy, "load-metric");
+    expect(sidecar.command).toEqual(["node", "load-metric.mjs"]);
+    expect(sidecar.essential).toBe(false);
+    expect(sidecar.secrets?.map((s) => s.name)).toEqual(["RUNNER_SECRET"]);
+    const namespace = envOf(sidecar).CLOUDWATCH_METRICS_NAMESPACE;
     const load = byName(deploy, "aws:appautoscaling/policy:Policy", "RunnerLoad");
     const config = load.inputs.targetTrackingScalingPolicyConfiguration;
     expect(config.customizedMetricSpecification).toMatchObject({
-      namespace: env.CLOUDWATCH_METRICS_NAMESPACE,
+      namespace,
       metricName: "Load",
+      dimensions: [{ name: "Service", value: "runner" }],
+      statistic: "Average",
     });
-    expect(config.targetValue).toBe(Number(env.PARALLEL));
+    expect(config.targetValue).toBe(Number(envOf(runnerContainer(deploy)).PARALLEL));
   });
 
   test("the load balancer's own 503s (no runner) add a runner; idleness removes them all", () => {

@@ -4,6 +4,8 @@ import type { MockedDeploy } from "./deploy-under-mocks";
 export interface ContainerDefinition {
   name: string;
   image: string;
+  command?: string[];
+  essential?: boolean;
   resourceRequirements?: { type: string; value: string }[];
   mountPoints?: { sourceVolume: string; containerPath: string }[];
   environment?: { name: string; value: string }[];
@@ -16,12 +18,16 @@ export interface ContainerDefinition {
   };
 }
 
-export function runnerContainer(deploy: MockedDeploy): ContainerDefinition {
+export function container(deploy: MockedDeploy, name: string): ContainerDefinition {
   const task = deploy.one("aws:ecs/taskDefinition:TaskDefinition");
   const containers = JSON.parse(task.inputs.containerDefinitions) as ContainerDefinition[];
-  const runner = containers.find((c) => c.name === "runner");
-  if (!runner) throw new Error("no runner container in the task definition");
-  return runner;
+  const found = containers.find((c) => c.name === name);
+  if (!found) throw new Error(`no ${name} container in the task definition`);
+  return found;
+}
+
+export function runnerContainer(deploy: MockedDeploy): ContainerDefinition {
+  return container(deploy, "runner");
 }
 
 export function envOf(container: ContainerDefinition): Record<string, string> {

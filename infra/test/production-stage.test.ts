@@ -22,11 +22,10 @@ test("production keeps one runner warm and scales up to four", () => {
   expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(4);
 });
 
-test("production never scales itself to zero but still wakes on the load balancer's 503s", () => {
+test("production never sleeps: only load tracking, no wake or idle policies", () => {
   const names = deploy.ofType("aws:appautoscaling/policy:Policy").map((p) => p.name);
-  expect(names.sort()).toEqual(["RunnerLoad", "RunnerWake"]);
-  const alarms = deploy.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name);
-  expect(alarms).toEqual(["RunnerWakeAlarm"]);
+  expect(names).toEqual(["RunnerLoad"]);
+  expect(deploy.ofType("aws:cloudwatch/metricAlarm:MetricAlarm")).toEqual([]);
 });
 
 test("production retains its data and is protected from `sst remove`", async () => {

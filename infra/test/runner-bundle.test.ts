@@ -18,17 +18,21 @@ import { root } from "./deploy-under-mocks";
 // does in the image, from node_modules next to it.
 const outDir = path.join(root, "node_modules", ".cache", `phi4-runner-bundle-${process.pid}`);
 const bundle = path.join(outDir, "main.mjs");
+const sidecar = path.join(outDir, "load-metric.mjs");
 const work = mkdtempSync(path.join(tmpdir(), "phi4-bundle-"));
 let runner: ChildProcess | undefined;
+let metrics: ChildProcess | undefined;
+let port = 0;
 
 beforeAll(async () => {
   mkdirSync(outDir, { recursive: true });
-  await bundleRunner(bundle);
+  await bundleRunner(outDir);
   await writeTinyModel(path.join(work, "tiny.gguf"));
 }, 60_000);
 
 afterAll(() => {
   runner?.kill("SIGKILL");
+  metrics?.kill("SIGKILL");
   rmSync(outDir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
@@ -59,7 +63,7 @@ test("the bundled runner starts, loads a model and answers /readyz 200 (503 befo
   });
   let stderr = "";
   runner.stderr?.on("data", (chunk) => (stderr += chunk));
-  const port = await new Promise<number>((resolve, reject) => {
+  port = await new Promise<number>((resolve, reject) => {
     runner?.once("exit", (code) => reject(new Error(`runner exited ${code}: ${stderr}`)));
     const lines = createInterface({ input: runner!.stdout! });
     lines.on("line", (line) => {
@@ -82,3 +86,25 @@ test("the bundled runner starts, loads a model and answers /readyz 200 (503 befo
   const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
   expect(metrics.status).toBe(401);
 }, 60_000);
+
+test("the bundled load-metric sidecar reads the runner's /metrics and prints an EMF line", async () => {
+  expect(port).toBeGreaterThan(0);
+  metrics = spawn(process.execPath, [sidecar], {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH,
+      RUNNER_URL: `http://127.0.0.1:${port}`,
+      RUNNER_SECRET: "bundle-test-secret-0123456789",
+      CLOUDWATCH_METRICS_NAMESPACE: "Phi4/test",
+      LOAD_INTERVAL_MS: "100",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve) => {
+    createInterface({ input: metrics!.stdout! }).once("line", resolve);
+  });
+  const emf = JSON.parse(line);
+  expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe("Phi4/test");
+  // Idle runner: nothing generating, nothing queued.
+  expect(emf.Load).toBe(0);
+});
