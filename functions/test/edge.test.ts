@@ -252,8 +252,13 @@ describe("abort", () => {
   });
 
   test("before the first token (queued): the runner drops the request", async () => {
-    // Fill both sequences and the head of the queue, then queue one more and abort it there.
-    const busy = [1, 2, 3, 4].map(() => collect(client(keys.abort!).chat(HI)));
+    // Fill both sequences and the head of the queue (each has an event: the runner has it),
+    // then queue one more and abort it there.
+    const busy = [1, 2, 3, 4].map(() => client(keys.abort!).chat(HI)[Symbol.asyncIterator]());
+    await Promise.all(busy.map((stream) => stream.next()));
+    const rest = busy.map(async (stream) => {
+      for (let r = await stream.next(); !r.done; r = await stream.next()) {}
+    });
     const before = await ended();
     const controller = new AbortController();
     const queued = client(keys.abort!).chat(HI, { signal: controller.signal });
@@ -265,7 +270,7 @@ describe("abort", () => {
       }
     })();
     await expect(run).rejects.toThrow();
-    for (const done of await Promise.all(busy)) expect(done.text).toBe(TINY_REPLY.text);
+    await Promise.all(rest);
     expect(seen.map((e) => e.type)).toEqual(["status"]);
     await until(async () => (await ended()) > before, "runner saw the abort");
     await until(

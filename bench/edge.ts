@@ -1,0 +1,221 @@
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { seedKeys } from "../functions/test/seed-keys";
+import { startEdge } from "../functions/test/start-edge";
+import { startStack } from "../functions/test/with-stack";
+import { type Figure, figure, isMain } from "./figure";
+
+const SMALL_REQUESTS = 300;
+const STREAMS = 20;
+const CHAT = JSON.stringify({ 0: { messages: [{ role: "user", content: "bench" }] } });
+
+/**
+ * The edge hop's cost, measured against calling the runner directly in the same run: latency
+ * of a small request (GET /v1/models) and streaming lag. For lag, a loopback tap between the
+ * caller's next hop and the runner timestamps each JSONL event as the runner sends it; lag is
+ * its arrival at the client minus that time, so both paths include the tap and differ only by
+ * the Worker (workerd via wrangler's dev server) in between.
+ */
+export default async function edgeBench(): Promise<Figure[]> {
+  const stack = await startStack();
+  const tap = await startTap(stack.runner.url);
+  // A second edge whose runner is the tap (the first one talks to the runner directly).
+  const tapped = await startEdge({
+    persistTo: `${stack.dir}/state`,
+    vars: { RUNNER_URL: tap.url, RUNNER_SECRET: stack.runner.secret },
+  });
+  try {
+    const { bench: key } = (await seedKeys(`${stack.dir}/state`, [
+      { name: "bench", limits: { perMinute: 1_000_000, streams: 100 } },
+    ])) as { bench: string };
+    const viaEdge = { url: stack.edge.url, auth: `Bearer ${key}` };
+    const direct = { url: stack.runner.url, auth: `Bearer ${stack.runner.secret}` };
+
+    // Warm-up: isolates, connections, the prompt cache.
+    for (let i = 0; i < 20; i++) {
+      await small(viaEdge);
+      await small(direct);
+    }
+    const edgeMs: number[] = [];
+    const directMs: number[] = [];
+    for (let i = 0; i < SMALL_REQUESTS; i++) {
+      edgeMs.push(await small(viaEdge));
+      directMs.push(await small(direct));
+    }
+
+    const edgeLag: number[] = [];
+    const directLag: number[] = [];
+    await stream({ url: tapped.url, auth: viaEdge.auth }, tap);
+    for (let i = 0; i < STREAMS; i++) {
+      edgeLag.push(...(await stream({ url: tapped.url, auth: viaEdge.auth }, tap)));
+      directLag.push(...(await stream({ url: tap.url, auth: direct.auth }, tap)));
+    }
+
+    const note = (a: number[], b: number[]) =>
+      `+${(percentile(a, 50) - percentile(b, 50)).toFixed(2)} ms p50, +${(percentile(a, 99) - percentile(b, 99)).toFixed(2)} ms p99`;
+    const latencyNote = `GET /v1/models, ${SMALL_REQUESTS} sequential requests each way, interleaved; ${note(edgeMs, directMs)}`;
+    const lagNote = `${STREAMS} streams × ~55 tokens each way (tiny model, JSONL); ${note(edgeLag, directLag)}`;
+    return [
+      latency(
+        "edge.latency.p50",
+        "Small request through the edge, p50",
+        50,
+        edgeMs,
+        directMs,
+        latencyNote,
+      ),
+      latency(
+        "edge.latency.p99",
+        "Small request through the edge, p99",
+        99,
+        edgeMs,
+        directMs,
+        latencyNote,
+      ),
+      latency(
+        "edge.stream-lag.p50",
+        "Streaming lag through the edge, p50",
+        50,
+        edgeLag,
+        directLag,
+        lagNote,
+      ),
+      latency(
+        "edge.stream-lag.p99",
+        "Streaming lag through the edge, p99",
+        99,
+        edgeLag,
+        directLag,
+        lagNote,
+      ),
+    ];
+  } finally {
+    await tapped.dispose();
+    tap.close();
+    await stack.stop();
+  }
+}
+
+function latency(
+  id: string,
+  title: string,
+  p: number,
+  via: number[],
+  direct: number[],
+  note: string,
+) {
+  return figure({
+    id,
+    title,
+    value: percentile(via, p),
+    unit: "ms",
+    baseline: { title: "runner called directly", value: percentile(direct, p) },
+    higherIsBetter: false,
+    note,
+  });
+}
+
+interface Target {
+  url: string;
+  auth: string;
+}
+
+async function small(target: Target): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(`${target.url}/v1/models`, { headers: { authorization: target.auth } });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`GET /v1/models: ${res.status}`);
+  return performance.now() - started;
+}
+
+/** One chat stream; returns each token event's lag behind the moment the tap saw it. */
+async function stream(target: Target, tap: Tap): Promise<number[]> {
+  tap.seen.clear();
+  const res = await fetch(`${target.url}/trpc/chat?batch=1`, {
+    method: "POST",
+    headers: {
+      authorization: target.auth,
+      "content-type": "application/json",
+      "trpc-accept": "application/jsonl",
+    },
+    body: CHAT,
+  });
+  if (!res.ok || !res.body) throw new Error(`chat: ${res.status}`);
+  const lags: number[] = [];
+  const lines = lineSplitter((line, at) => {
+    const tapped = tap.seen.get(line);
+    if (tapped !== undefined && line.includes('"type":"')) lags.push(at - tapped);
+  });
+  for await (const chunk of res.body) lines(chunk, performance.now());
+  if (lags.length < 50) throw new Error(`only ${lags.length} token events matched`);
+  return lags;
+}
+
+interface Tap {
+  url: string;
+  /** JSONL line → when the tap forwarded it. */
+  seen: Map<string, number>;
+  close(): void;
+}
+
+/** A loopback HTTP proxy to the runner that timestamps every JSONL line it forwards. */
+async function startTap(runnerUrl: string): Promise<Tap> {
+  const seen = new Map<string, number>();
+  const target = new URL(runnerUrl);
+  const server = createServer((req, res) => {
+    const upstream = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const lines = lineSplitter((line, at) => {
+          if (!seen.has(line)) seen.set(line, at);
+        });
+        answer.on("data", (chunk: Buffer) => {
+          lines(chunk, performance.now());
+          res.write(chunk);
+        });
+        answer.on("end", () => res.end());
+      },
+    );
+    req.pipe(upstream);
+    res.on("close", () => upstream.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => server.close(),
+  };
+}
+
+function lineSplitter(onLine: (line: string, at: number) => void) {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  return (chunk: Uint8Array, at: number) => {
+    buffered += decoder.decode(chunk, { stream: true });
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    for (const line of parts) if (line) onLine(line, at);
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return (
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
+  );
+}
+
+if (isMain(import.meta)) {
+  for (const f of await edgeBench()) {
+    console.log(
+      `${f.title}: ${f.value.toFixed(2)} ${f.unit} vs ${f.baseline.value.toFixed(2)} (${f.ratio.toFixed(2)}×) — ${f.note}`,
+    );
+  }
+}
