@@ -1,0 +1,27 @@
+import { expect, test } from "vitest";
+import { EdgeError, errorResponse } from "./edge-error";
+
+const limited = new EdgeError("TOO_MANY_REQUESTS", "slow down", { retryAfterMs: 1500 });
+
+test("a tRPC caller gets a tRPC error body the stream link parses", async () => {
+  const res = errorResponse("/trpc/chat", limited, "r1");
+  expect(res.status).toBe(429);
+  expect(res.headers.get("retry-after")).toBe("2");
+  expect(res.headers.get("x-request-id")).toBe("r1");
+  expect(await res.json()).toEqual({
+    error: {
+      message: "slow down",
+      code: -32029,
+      data: { code: "TOO_MANY_REQUESTS", httpStatus: 429, path: "chat", retryAfterMs: 1500 },
+    },
+  });
+});
+
+test("an OpenAI caller gets OpenAI's error shape; 401 carries WWW-Authenticate", async () => {
+  const res = errorResponse("/v1/models", new EdgeError("UNAUTHORIZED", "no"), "r2");
+  expect(res.status).toBe(401);
+  expect(res.headers.get("www-authenticate")).toMatch(/^Bearer /);
+  expect(await res.json()).toEqual({
+    error: { message: "no", type: "authentication_error", param: null, code: "unauthorized" },
+  });
+});
