@@ -8,6 +8,7 @@
 import { cluster } from "./gpu";
 import { runnerUrl, service } from "./runner";
 import { runnerSecret } from "./secrets";
+import { apiDomain } from "./stage";
 
 export const keys = new sst.cloudflare.Kv("KEYS");
 
@@ -46,6 +47,7 @@ export const runnerWaker = new sst.Linkable("RunnerWaker", {
 export const worker = new sst.cloudflare.Worker("Edge", {
   handler: "functions/src/index.ts",
   url: true,
+  domain: apiDomain,
   // As in functions/wrangler.jsonc: request_signal lets a caller's abort reach the runner.
   compatibility: {
     date: "2026-11-01",

@@ -21,19 +21,25 @@ export const instanceTypes = (env.PHI4_INSTANCE_TYPES ?? "g6.xlarge,g5.xlarge")
   .map((t) => t.trim())
   .filter(Boolean);
 
-/**
- * The DNS name the runners' load balancer answers on, with a certificate (the edge only talks
- * TLS to the runners). It must sit in a Cloudflare zone of the deploying account.
- */
-export const runnerDomain = (() => {
+const domain = (() => {
   const base = env.PHI4_DOMAIN;
   if (!base) {
     throw new Error(
-      "PHI4_DOMAIN is not set: the name of a Cloudflare zone (or a name inside one) for the runners' TLS endpoint, e.g. PHI4_DOMAIN=phi4.example.com (docs/DEPLOY.md)",
+      "PHI4_DOMAIN is not set: the name of a Cloudflare zone (or a name inside one) under which the API and the runners' TLS endpoint live, e.g. PHI4_DOMAIN=phi4.example.com (docs/DEPLOY.md)",
     );
   }
-  return isProduction ? `runner.${base}` : `runner-${$app.stage}.${base}`;
+  return base;
 })();
+const suffix = isProduction ? "" : `-${$app.stage}`;
+
+/** Where callers reach the edge Worker (a Workers custom domain; workers.dev stays on too). */
+export const apiDomain = `api${suffix}.${domain}`;
+
+/**
+ * The DNS name the runners' load balancer answers on, with a certificate (the edge only talks
+ * TLS to the runners). Both names sit in a Cloudflare zone of the deploying account.
+ */
+export const runnerDomain = `runner${suffix}.${domain}`;
 
 /** Sequences one runner serves at once (the runner's PARALLEL); scaling aims at this load. */
 export const parallel = intFromEnv("PHI4_PARALLEL", 4);

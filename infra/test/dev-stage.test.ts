@@ -238,6 +238,12 @@ describe("the edge Worker", () => {
     });
   });
 
+  test("answers callers on its custom domain in the zone", () => {
+    const domain = deploy.one("cloudflare:index/workersCustomDomain:WorkersCustomDomain");
+    expect(domain.inputs.hostname).toBe("api-dev.phi4.example.com");
+    expect(deploy.outputs.api).toBe("https://api-dev.phi4.example.com");
+  });
+
   test("gets RUNNER_SECRET as a secret, KEYS as a KV namespace, and its limiter object", () => {
     const bindings = workerBindings(deploy);
     expect(bindings.RUNNER_SECRET).toEqual({

@@ -34,9 +34,10 @@ test("production retains its data and is protected from `sst remove`", async () 
   expect(config.app({ stage: "dev" })).toMatchObject({ removal: "remove", protect: false });
 });
 
-test("production's runners answer on their own name", () => {
+test("production's API and runners answer on their own names", () => {
   const bindings = workerBindings(deploy);
   expect(bindings.RUNNER_URL?.text).toBe("https://runner.phi4.example.com");
+  expect(deploy.outputs.api).toBe("https://api.phi4.example.com");
 });
 
 test("the outputs name the KV namespace of API keys, for `npm run keys -- --remote`", () => {
