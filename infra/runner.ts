@@ -189,6 +189,14 @@ export const loadBalancer = new sst.aws.Alb("RunnerLb", {
   transform: {
     // Streams keep bytes flowing with pings; this only closes connections that went silent.
     loadBalancer: { idleTimeout: 300 },
+    // HTTPS only (SST's default group admits every port).
+    securityGroup: (args) => {
+      args.ingress = [
+        { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] },
+        { protocol: "tcp", fromPort: 443, toPort: 443, ipv6CidrBlocks: ["::/0"] },
+      ];
+      return undefined;
+    },
     listener: (args) => {
       args.sslPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06";
       args.defaultActions = [{ type: "forward", targetGroupArn: targetGroup.arn }];

@@ -160,6 +160,15 @@ describe("health and draining", () => {
     const listeners = deploy.ofType("aws:lb/listener:Listener");
     expect(listeners.map((l) => [l.inputs.port, l.inputs.protocol])).toEqual([[443, "HTTPS"]]);
     expect(listeners[0]!.inputs.certificateArn).toContain("certificate");
+    const lbGroup = byName(deploy, "aws:ec2/securityGroup:SecurityGroup", "RunnerLbSecurityGroup");
+    const ports = lbGroup.inputs.ingress.map((r: { fromPort: number; toPort: number }) => [
+      r.fromPort,
+      r.toPort,
+    ]);
+    expect(ports).toEqual([
+      [443, 443],
+      [443, 443],
+    ]);
     expect(listeners[0]!.inputs.defaultActions).toEqual([
       { type: "forward", targetGroupArn: expect.stringContaining(targets.name) },
     ]);
