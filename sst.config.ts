@@ -19,6 +19,7 @@ export default $config({
     };
   },
   async run() {
+    await import("./infra/stage"); // per-stage settings; fails early on a missing PHI4_DOMAIN
     await import("./infra/secrets"); // HfToken, RunnerSecret (+ their SSM parameters)
     await import("./infra/storage"); // VPC, EFS model volume
     await import("./infra/gpu"); // ECS cluster on GPU EC2 capacity

@@ -76,9 +76,15 @@ export async function deployUnderMocks(
     false,
   );
 
-  await setSstGlobals(pulumi, stage);
-  const config = (await import(pathToFileURL(path.join(root, "sst.config.ts")).href)).default;
-  const outputs = await resolveAll(pulumi, await config.run());
+  let outputs: Record<string, unknown>;
+  try {
+    await setSstGlobals(pulumi, stage);
+    const config = (await import(pathToFileURL(path.join(root, "sst.config.ts")).href)).default;
+    outputs = await resolveAll(pulumi, await config.run());
+  } catch (error) {
+    server.close();
+    throw error;
+  }
   // Resources created inside `apply` callbacks register a little later than the outputs resolve.
   await settle(resources);
 
