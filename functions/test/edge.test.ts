@@ -133,6 +133,14 @@ describe("pass-through", () => {
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe(
       "invalid_request_error",
     );
+    // Without a Content-Length (chunked), the edge counts as it reads.
+    const chunked = await fetch(`${stack.edge.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: new Blob([big]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
   });
 });
 
