@@ -8,9 +8,17 @@
 import { cluster } from "./gpu";
 import { runnerUrl, service } from "./runner";
 import { runnerSecret } from "./secrets";
-import { apiDomain } from "./stage";
+import { apiDomain, isProduction } from "./stage";
 
-export const keys = new sst.cloudflare.Kv("KEYS");
+export const keys = new sst.cloudflare.Kv("KEYS", {
+  transform: {
+    // Production's API keys survive `sst remove`; a dev stage's go with it.
+    namespace: (_args, opts) => {
+      opts.retainOnDelete = isProduction;
+      return undefined;
+    },
+  },
+});
 
 /** Per-key rate and concurrency limits live in the Worker's own `KeyLimiter` class. */
 export const limiter = new sst.cloudflare.DurableObject("LIMITER", { className: "KeyLimiter" });

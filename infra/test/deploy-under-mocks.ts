@@ -22,6 +22,8 @@ export interface MockedResource {
   type: string;
   name: string;
   inputs: Record<string, Untyped>;
+  /** The `retainOnDelete` option it was registered with (kept by `sst remove`). */
+  retainOnDelete: boolean;
 }
 
 export interface MockedDeploy {
@@ -60,10 +62,12 @@ export async function deployUnderMocks(
   const pulumi = await importPlatform("@pulumi/pulumi");
   const resources: MockedResource[] = [];
   const calls: MockedDeploy["calls"] = [];
+  const retained = new Map<string, boolean>();
   await pulumi.runtime.setMocks(
     {
       newResource(args: { type: string; name: string; inputs: Untyped; id?: string }) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const retainOnDelete = retained.get(`${args.type}::${args.name}`) ?? false;
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, retainOnDelete });
         return { id: `${args.name}-id`, state: { ...args.inputs, ...fakeState(args) } };
       },
       call(args: { token: string; inputs: Untyped }) {
@@ -77,10 +81,29 @@ export async function deployUnderMocks(
   );
 
   let outputs: Record<string, unknown>;
+  let failure: { error: unknown } | undefined;
   try {
     await setSstGlobals(pulumi, stage);
     const config = (await import(pathToFileURL(path.join(root, "sst.config.ts")).href)).default;
-    outputs = await resolveAll(pulumi, await config.run());
+    // As `sst deploy` does: the program runs inside the root stack, so that a stack
+    // transformation can see resource options, which never reach the mock monitor.
+    const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation(
+        (args: { type: string; name: string; opts: { retainOnDelete?: boolean } }) => {
+          retained.set(`${args.type}::${args.name}`, args.opts.retainOnDelete === true);
+          return undefined;
+        },
+      );
+      try {
+        return await config.run();
+      } catch (error) {
+        // Rethrown below: failing the stack itself would also surface as unhandled.
+        failure = { error };
+        return {};
+      }
+    });
+    if (failure) throw failure.error;
+    outputs = await resolveAll(pulumi, stackOutputs);
   } catch (error) {
     server.close();
     throw error;

@@ -71,6 +71,13 @@ describe("model volume", () => {
     expect(volume.efsVolumeConfiguration.transitEncryption).toBe("ENABLED");
   });
 
+  test("a dev stage's volume and keys go with `sst remove`", () => {
+    expect(deploy.one("aws:efs/fileSystem:FileSystem").retainOnDelete).toBe(false);
+    expect(
+      deploy.one("cloudflare:index/workersKvNamespace:WorkersKvNamespace").retainOnDelete,
+    ).toBe(false);
+  });
+
   test("the file system is encrypted, elastic, and entered as the image's runner user", () => {
     const fileSystem = deploy.one("aws:efs/fileSystem:FileSystem");
     expect(fileSystem.inputs.encrypted).toBe(true);

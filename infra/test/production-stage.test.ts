@@ -28,6 +28,13 @@ test("production never sleeps: only load tracking, no wake or idle policies", ()
   expect(deploy.ofType("aws:cloudwatch/metricAlarm:MetricAlarm")).toEqual([]);
 });
 
+test("production's model volume and API keys survive `sst remove`", () => {
+  expect(deploy.one("aws:efs/fileSystem:FileSystem").retainOnDelete).toBe(true);
+  expect(deploy.one("cloudflare:index/workersKvNamespace:WorkersKvNamespace").retainOnDelete).toBe(
+    true,
+  );
+});
+
 test("production retains its data and is protected from `sst remove`", async () => {
   const config = (await import(pathToFileURL(path.join(root, "sst.config.ts")).href)).default;
   expect(config.app({ stage: "production" })).toMatchObject({ removal: "retain", protect: true });
