@@ -53,7 +53,10 @@ async function main(): Promise<void> {
       files: Object.keys(files),
     }),
   );
-  const stop = () => void hub.close().then(() => process.exit(0));
+  const stop = () => {
+    setTimeout(() => process.exit(0), 1_000).unref(); // never linger after a signal
+    void hub.close().then(() => process.exit(0));
+  };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 }

@@ -411,7 +411,9 @@ async function streamBody(res: ServerResponse, local: string, o: BodyOptions): P
   res.on("close", () => {
     closed = true;
   });
-  const chunkSize = 64 * 1024;
+  // Small chunks keep throttling smooth and faults exact; big ones let loopback run at full speed.
+  const chunkSize =
+    o.throttle() || o.drop !== undefined || o.stall !== undefined ? 64 * 1024 : 1 << 20;
   let sent = 0;
   let paced = { at: Date.now(), sent: 0, rate: o.throttle() };
   const stream = createReadStream(local, { start: o.start, end: o.end, highWaterMark: chunkSize });

@@ -16,8 +16,11 @@ export function cacheLayout(cacheDir: string, repo: string) {
     blob: (sha: string) => join(blobs, sha),
     snapshot: (commit: string, file: string) => join(root, "snapshots", commit, file),
     ref: (name: string) => join(root, "refs", name),
-    /** Outside the HF layout: our record that a blob's sha256 was checked (size + mtime then). */
-    verified: (sha: string) => join(resolve(cacheDir), ".phi4-edge", "verified", sha),
+    /**
+     * Our record that a blob's hash was checked (size + mtime then). It sits in the repo folder
+     * beside `blobs/`, where `huggingface_hub` (like its own `.no_exist/`) does not look.
+     */
+    verified: (sha: string) => join(root, ".phi4-edge-verified", sha),
     lock: (sha: string) => join(blobs, `${sha}.lock`),
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { scanCacheDir } from "@huggingface/hub";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { ensureModel, type ModelProgress } from "../../src/model-store/ensure-model";
@@ -54,6 +55,14 @@ describe("ensureModel against the Hub emulator", () => {
     expect(seen.map((p) => p.phase)).toContain("downloading");
     expect(seen.at(-1)).toMatchObject({ phase: "ready", bytes: 3 * MB, downloader: "self" });
     expect(bodyBytes(fx.hub.requests)).toBe(3 * MB);
+    // The cache scanner that mirrors Python's `scan_cache_dir` reads the volume as a clean cache.
+    const scan = await scanCacheDir(fx.cacheDir);
+    expect(scan.warnings).toEqual([]);
+    expect(scan.repos).toHaveLength(1);
+    expect(scan.repos[0]!.id).toEqual({ name: REPO, type: "model" });
+    expect(scan.repos[0]!.revisions).toMatchObject([
+      { commitOid: commit, refs: ["main"], files: [{ path: model.path, blob: { size: 3 * MB } }] },
+    ]);
 
     fx.hub.requests.length = 0;
     expect(await ensureModel(fx.env({ MODEL_REVISION: commit }))).toEqual(model);

@@ -1,0 +1,137 @@
+/**
+ * Cold-start download throughput: `ensureModel` (lock, download, sha256, fsync, rename, link) into
+ * a temp volume, against `curl` fetching the same file from the same local Hub emulator.
+ * `npx tsx bench/download.ts` prints the figures as JSON.
+ */
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { parseEnv } from "../gpu-runner/src/env";
+import { ensureModel } from "../gpu-runner/src/model-store/ensure-model";
+import { type Figure, figure, isMain } from "./figure";
+
+const SIZE = 256 * 2 ** 20;
+const RUNS = 3;
+const REPO = "bench/download-GGUF";
+const FILE = "model.gguf";
+
+export default async function downloadBench(): Promise<Figure[]> {
+  const dir = await mkdtemp(join(tmpdir(), "bench-download-"));
+  try {
+    const source = join(dir, "source.gguf");
+    await writeRandom(source, SIZE);
+    // The emulator runs in its own process, like a remote Hub: sharing our event loop would
+    // slow down the side being measured but not curl.
+    const hub = await startEmulatorProcess(source);
+    try {
+      const url = `${hub.url}/${REPO}/resolve/main/${FILE}`;
+      const curl = await hasCurl();
+      const ours: number[] = [];
+      const base: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const volume = join(dir, `volume-${i}`);
+        const env = parseEnv({
+          RUNNER_INSECURE: "1",
+          MODEL_REPO: REPO,
+          MODEL_FILE: FILE,
+          MODEL_CACHE_DIR: volume,
+          HF_ENDPOINT: hub.url,
+        });
+        ours.push(await timed(() => ensureModel(env)));
+        await rm(volume, { recursive: true, force: true });
+        const out = join(dir, `curl-${i}.gguf`);
+        base.push(await timed(() => (curl ? curlTo(url, out) : fetchTo(url, out))));
+        await rm(out, { force: true });
+      }
+      const mbps = (ms: number) => SIZE / 2 ** 20 / (ms / 1000);
+      return [
+        figure({
+          id: "download.throughput",
+          title: "Model download into the volume (ensureModel)",
+          value: mbps(median(ours)),
+          unit: "MiB/s",
+          baseline: {
+            title: curl ? "curl -L, same file, same emulator" : "Node fetch → file",
+            value: mbps(median(base)),
+          },
+          higherIsBetter: true,
+          note: `${SIZE / 2 ** 20} MiB over loopback, median of ${RUNS}; ours also locks, hashes (sha256), fsyncs and links${curl ? "" : "; curl was not installed, so the baseline is Node fetch piped to a file"}`,
+        }),
+      ];
+    } finally {
+      hub.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function startEmulatorProcess(source: string): Promise<{ url: string; close(): void }> {
+  const cli = fileURLToPath(new URL("../gpu-runner/dev/hub-emulator/cli.ts", import.meta.url));
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", cli, "--repo", REPO, "--file", source, "--as", FILE],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+      if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
+    });
+    child.once("exit", (code) => reject(new Error(`hub emulator exited (${code})`)));
+  });
+  const { url } = JSON.parse(line) as { url: string };
+  return { url, close: () => child.kill() };
+}
+
+async function writeRandom(path: string, size: number): Promise<void> {
+  const chunk = 4 * 2 ** 20;
+  async function* chunks() {
+    for (let left = size; left > 0; left -= chunk) yield randomBytes(Math.min(chunk, left));
+  }
+  await pipeline(Readable.from(chunks()), createWriteStream(path));
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+const run = promisify(execFile);
+
+async function hasCurl(): Promise<boolean> {
+  return run("curl", ["--version"]).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function curlTo(url: string, out: string): Promise<void> {
+  await run("curl", ["-sSfL", "-o", out, url]);
+}
+
+async function fetchTo(url: string, out: string): Promise<void> {
+  const response = await fetch(url);
+  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status} from ${url}`);
+  await pipeline(Readable.fromWeb(response.body), createWriteStream(out));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+if (isMain(import.meta)) {
+  console.log(JSON.stringify(await downloadBench(), null, 2));
+}
