@@ -49,13 +49,15 @@ export interface WakeOutcome {
 /** An ECS API call failed: its HTTP status and AWS error type, never the credentials. */
 export class WakeError extends Error {
   override name = "WakeError";
+  readonly status?: number;
+  readonly awsType?: string;
   constructor(
     message: string,
-    readonly status?: number,
-    readonly awsType?: string,
-    options?: ErrorOptions,
+    details: { status?: number; awsType?: string; cause?: unknown } = {},
   ) {
-    super(message, options);
+    super(message, { cause: details.cause });
+    this.status = details.status;
+    this.awsType = details.awsType;
   }
 }
 
@@ -112,7 +114,7 @@ export async function wakeRunner(
     const wakeError =
       error instanceof WakeError
         ? error
-        : new WakeError("ECS could not be reached", undefined, undefined, { cause: error });
+        : new WakeError("ECS could not be reached", { cause: error });
     return { action: "failed", answer, error: wakeError };
   }
 }
@@ -153,8 +155,7 @@ function ecsClient(config: WakeConfig, options: WakeOptions) {
       const { type, message } = parseAwsError(text);
       throw new WakeError(
         `ECS ${action} failed (${response.status}${type ? ` ${type}` : ""})${message ? `: ${message}` : ""}`,
-        response.status,
-        type,
+        { status: response.status, awsType: type },
       );
     }
     return (text ? JSON.parse(text) : {}) as T;
