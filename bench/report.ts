@@ -33,7 +33,8 @@ export function markdownReport(run: BenchRun): string {
   ].join("\n");
 }
 
-const escapeXml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const escapeXml = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** A horizontal bar chart of every ratio, with the baseline (1×) marked. */
 export function svgChart(run: BenchRun): string {
