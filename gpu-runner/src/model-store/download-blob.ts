@@ -32,6 +32,7 @@ export interface DownloadBlobOptions {
 }
 
 const FLUSH_BYTES = 1 << 20;
+const SYNC_BYTES = 32 << 20;
 
 /**
  * Downloads the file into `tempPath` with `@huggingface/hub` (plain LFS route, `xet: false`),
@@ -144,15 +145,27 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
   let batch: Buffer[] = [];
   let batched = 0;
   let writing: Promise<unknown> = Promise.resolve();
+  let unsynced = 0;
+  let syncing: Promise<void> | undefined;
   const flush = async () => {
     if (batched === 0) return;
-    const buffer = Buffer.concat(batch, batched);
+    const chunks = batch;
+    const length = batched;
     const position = s.offset;
     batch = [];
     batched = 0;
     await writing;
-    writing = file.write(buffer, 0, buffer.length, position);
-    s.offset += buffer.length; // the finally below waits for this write before anyone reads s.offset
+    writing = writeAll(file, chunks, position).then(() => {
+      // Flush to disk while the network keeps going, so the final fsync has little left to do.
+      unsynced += length;
+      if (unsynced >= SYNC_BYTES && !syncing) {
+        unsynced = 0;
+        syncing = file.datasync().finally(() => {
+          syncing = undefined;
+        });
+      }
+    });
+    s.offset += length; // the finally below waits for this write before anyone reads s.offset
   };
   const reader = stream.getReader();
   try {
@@ -185,8 +198,24 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
     // Keep what arrived: a retry resumes right after it.
     await flush();
     await writing;
+    await syncing;
     o.onBytes(s.offset);
     reader.releaseLock();
+  }
+}
+
+/** One positional writev (no copy); a short write is finished, or fails with the OS's error. */
+async function writeAll(
+  file: ReadState["file"],
+  chunks: Buffer[],
+  position: number,
+): Promise<void> {
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  const { bytesWritten } = await file.writev(chunks, position);
+  if (bytesWritten < length) {
+    const rest = Buffer.concat(chunks).subarray(bytesWritten);
+    const { bytesWritten: more } = await file.write(rest, 0, rest.length, position + bytesWritten);
+    if (more < rest.length) throw Object.assign(new Error("short write"), { code: "ENOSPC" });
   }
 }
 
