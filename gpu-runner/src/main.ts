@@ -44,6 +44,11 @@ async function main() {
     logger.child({}, { level: "info" }).info({ port: info.port }, "listening");
   });
 
+  server.on("error", (error) => {
+    logger.fatal({ err: error.message, port: env.PORT }, "cannot listen");
+    process.exit(1);
+  });
+
   const coldStart = new AbortController();
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
