@@ -17,7 +17,9 @@ const CHAT = JSON.stringify({ 0: { messages: [{ role: "user", content: "bench" }
  * the Worker (workerd via wrangler's dev server) in between.
  */
 export default async function edgeBench(): Promise<Figure[]> {
+  const progress = (msg: string) => process.stderr.write(`  edge: ${msg}\n`);
   const stack = await startStack();
+  progress("runner and edge up");
   const tap = await startTap(stack.runner.url);
   // A second edge whose runner is the tap (the first one talks to the runner directly).
   const tapped = await startEdge({
@@ -43,6 +45,7 @@ export default async function edgeBench(): Promise<Figure[]> {
       directMs.push(await small(direct));
     }
 
+    progress("small requests done, streaming");
     const edgeLag: number[] = [];
     const directLag: number[] = [];
     await stream({ url: tapped.url, auth: viaEdge.auth }, tap);
@@ -90,6 +93,7 @@ export default async function edgeBench(): Promise<Figure[]> {
       ),
     ];
   } finally {
+    progress("stopping");
     await tapped.dispose();
     tap.close();
     await stack.stop();

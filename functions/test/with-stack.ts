@@ -42,7 +42,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     dir,
     async stop() {
       await edge.dispose();
+      // The runner drains open sequences on SIGTERM; a stuck one must not hang the suite.
+      const killer = setTimeout(() => void runner.stop("SIGKILL"), 10_000);
       await runner.stop();
+      clearTimeout(killer);
       rmSync(dir, { recursive: true, force: true });
     },
   };
