@@ -1,4 +1,4 @@
-import { HubApiError } from "@huggingface/hub";
+import { HubApiError, InvalidApiResponseFormatError } from "@huggingface/hub";
 import { GatedRepoError, ModelNotFoundError, ModelStoreError } from "./errors";
 import type { HubFetch } from "./hub-fetch";
 
@@ -19,6 +19,12 @@ export function classifyHubError(
   target: HubTarget,
 ): ModelStoreError | "retry" {
   if (error instanceof ModelStoreError) return error;
+  if (error instanceof InvalidApiResponseFormatError) {
+    return new ModelStoreError(
+      `${target.endpoint} answered in a way the Hub client does not understand (${error.message})`,
+      { cause: error },
+    );
+  }
   const status = error instanceof HubApiError ? error.statusCode : hub.lastFailure?.status;
   const code = hub.lastFailure?.code;
   const { repo, revision, file, endpoint } = target;

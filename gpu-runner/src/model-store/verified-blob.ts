@@ -26,6 +26,9 @@ export async function hashPrefix(path: string, length: number, hash: Hash, signa
   }
 }
 
+/** Blobs (path, size, mtime) whose content was found not to match their name. */
+const knownBad = new Set<string>();
+
 interface Record {
   size: number;
   mtimeMs: number;
@@ -50,10 +53,15 @@ export async function isBlobVerified(
   } catch {
     // no record: hash below
   }
+  const key = `${path}:${info.size}:${info.mtimeMs}`;
+  if (knownBad.has(key)) return false;
   options.onHashing?.();
   const hash = newHash(check, info.size);
   await hashPrefix(path, info.size, hash, options.signal);
-  if (hash.digest("hex") !== check.oid) return false;
+  if (hash.digest("hex") !== check.oid) {
+    knownBad.add(key); // hash a bad 9 GB blob once, not at every check; the download replaces it
+    return false;
+  }
   await recordVerified(layout, check.oid);
   return true;
 }

@@ -255,6 +255,53 @@ describe("ensureModel against the Hub emulator", () => {
     expect((await readdir(join(repoDir(fx), "blobs"))).sort()).toEqual([sha]);
   });
 
+  it("resumes from huggingface_hub's <sha>.incomplete, and starts over when a resumed prefix was bad", async () => {
+    fx = await fixture(3 * MB);
+    const sha = await fx.hub.sha256Of(REPO, FILE);
+    const blobs = join(repoDir(fx), "blobs");
+    await mkdir(blobs, { recursive: true });
+    const source = await readFile(fx.modelFile);
+    await writeFile(join(blobs, `${sha}.incomplete`), source.subarray(0, MB));
+    const model = await ensureModel(fx.env(), fast);
+    expect(await sha256(model.path)).toBe(sha);
+    expect(bodyRequests(fx.hub.requests).map((r) => r.range)).toEqual([
+      `bytes=${MB}-${3 * MB - 1}`,
+    ]);
+
+    // A partial whose bytes are wrong (a crash wrote zeros): the resume fails the check, a clean
+    // download follows, and the result is right.
+    const other = await fixture(2 * MB);
+    try {
+      const otherSha = await other.hub.sha256Of(REPO, FILE);
+      const otherBlobs = join(repoDir(other), "blobs");
+      await mkdir(otherBlobs, { recursive: true });
+      await writeFile(join(otherBlobs, `${otherSha}.dead-owner.incomplete`), Buffer.alloc(MB));
+      const again = await ensureModel(other.env(), fast);
+      expect(await sha256(again.path)).toBe(otherSha);
+      expect(bodyRequests(other.hub.requests).map((r) => r.range)).toEqual([
+        `bytes=${MB}-${2 * MB - 1}`,
+        undefined,
+      ]);
+      expect(await readdir(otherBlobs)).toEqual([otherSha]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("does not trust a blob whose bytes do not match its name (the zero-filled file of a race)", async () => {
+    fx = await fixture(2 * MB);
+    const sha = await fx.hub.sha256Of(REPO, FILE);
+    const commit = fx.hub.commitOf(REPO);
+    const first = await ensureModel(fx.env(), fast);
+    // Simulate the old failure: same name, zeros inside, no verification record of ours.
+    await writeFile(join(repoDir(fx), "blobs", sha), Buffer.alloc(2 * MB));
+    fx.hub.requests.length = 0;
+    const model = await ensureModel(fx.env({ MODEL_REVISION: commit }), fast);
+    expect(model.path).toBe(first.path);
+    expect(await sha256(model.path)).toBe(sha);
+    expect(bodyBytes(fx.hub.requests)).toBe(2 * MB);
+  });
+
   it("downloads a Xet-backed file over the plain route production uses (xet: false)", async () => {
     fx = await fixture(MB, { repo: { xet: true } });
     const model = await ensureModel(fx.env(), fast);
