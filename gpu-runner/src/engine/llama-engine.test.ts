@@ -173,6 +173,30 @@ describe("LlamaEngine on the tiny model", () => {
   });
 });
 
+describe("backend selection", () => {
+  it("falls back to the CPU when the requested GPU backend cannot start, and logs the choice", async () => {
+    const lines: string[] = [];
+    const engine = createEngine({
+      gpu: "cuda",
+      logger: createLogger("info", { write: (line: string) => void lines.push(line) }),
+    });
+    await engine.load(tiny);
+    expect(engine.model().gpu).toBe(false);
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(
+      logged.find((l) => l.msg === "GPU backend unavailable, falling back to CPU"),
+    ).toMatchObject({
+      requested: "cuda",
+    });
+    expect(logged.find((l) => l.msg === "llama backend")).toMatchObject({
+      requested: "cuda",
+      backend: "cpu",
+      threads: 1,
+    });
+    expect((await collect(engine)).text).toBe(TINY_REPLY.text);
+  });
+});
+
 describe("prompt-prefix reuse", () => {
   it("evaluates only the new tokens of a request whose prefix a free sequence holds", async () => {
     const evaluated: number[] = [];

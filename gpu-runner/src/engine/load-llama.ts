@@ -87,6 +87,8 @@ async function getBackend(options: LoadLlamaOptions): Promise<Llama> {
     build: "never" as const,
     maxThreads: options.threads,
     logLevel: LlamaLogLevel.warn,
+    // Its own console notes (e.g. "prebuilt binary not compatible") would break the JSON logs.
+    progressLogs: false,
     logger: (level: LlamaLogLevel, message: string) => {
       const text = message.trim();
       if (!text) return;
@@ -101,7 +103,10 @@ async function getBackend(options: LoadLlamaOptions): Promise<Llama> {
   } catch (error) {
     if (gpu === false) throw error;
     options.logger.warn(
-      { requested: options.gpu, err: error instanceof Error ? error.message : String(error) },
+      {
+        requested: options.gpu,
+        err: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      },
       "GPU backend unavailable, falling back to CPU",
     );
     return await getLlama({ ...common, gpu: false });
