@@ -65,6 +65,35 @@ describe("typed tRPC client", () => {
     expect(second.done.usage.cachedTokens).toBe(second.done.usage.promptTokens - 1);
   });
 
+  it("serves 4 concurrent callers on PARALLEL=2, each exactly, queued ones told their place", async () => {
+    const client = createPhi4Client({ url: runner.url, apiKey: runner.secret });
+    const results = await Promise.all(
+      ["a", "b", "c", "d"].map(async (content) => {
+        const events: ChatEvent[] = [];
+        for await (const e of client.chat({
+          messages: [{ role: "user", content }],
+          temperature: 0,
+        })) {
+          events.push(e);
+        }
+        return events;
+      }),
+    );
+    for (const events of results) {
+      const text = events.map((e) => (e.type === "text" ? e.text : "")).join("");
+      expect(text).toBe(TINY_REPLY.text);
+      const positions = events.flatMap((e) =>
+        e.type === "status" && e.phase === "queued" ? [e.position] : [],
+      );
+      // A queued caller hears its place, moving up to 1, then that it is being served.
+      if (positions.length) {
+        expect(positions.at(-1)).toBe(1);
+        expect(positions.every((p, i) => i === 0 || p! < positions[i - 1]!)).toBe(true);
+        expect(events.find((e) => e.type === "status" && e.phase === "ready")).toBeDefined();
+      }
+    }
+  });
+
   it("answers model() with what is loaded", async () => {
     const client = createPhi4Client({ url: runner.url, apiKey: runner.secret });
     expect(await client.model()).toMatchObject({
@@ -140,6 +169,23 @@ describe("OpenAI-compatible API through the official SDK", () => {
     expect(content).toBe("ABCDEFGHIJKL");
     expect(finish).toBe("stop");
     expect(usage?.completion_tokens).toBeGreaterThan(TINY_REPLY_TOKENS.reasoning);
+  });
+
+  it("takes a reasoning budget (reasoning_budget) and max_tokens", async () => {
+    const completion = await openai().chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "hello" }],
+      // @ts-expect-error: not an OpenAI parameter; this server's extension
+      reasoning_budget: 3,
+      max_tokens: 10,
+    });
+    const message = completion.choices[0]!.message as {
+      content: string;
+      reasoning_content?: string;
+    };
+    expect(message.reasoning_content).toBe("abc");
+    expect(message.content).toBe("ABCDEF");
+    expect(completion.choices[0]!.finish_reason).toBe("length");
   });
 
   it("lists the model", async () => {
