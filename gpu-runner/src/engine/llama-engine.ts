@@ -60,9 +60,13 @@ export class ModelLoadError extends Error {
   override name = "ModelLoadError";
 }
 
-/** The runner is shutting down and no longer takes requests. */
+/** The runner is shutting down: callers should go to another runner (SERVICE_UNAVAILABLE). */
 export class DrainingError extends NotReadyError {
   override name = "DrainingError";
+  constructor() {
+    super("waking");
+    this.message = "the runner is shutting down";
+  }
 }
 
 interface Slot {
@@ -242,7 +246,7 @@ export class LlamaEngine implements Engine {
     try {
       const waited = await this.waitReady(signal, emit);
       const loaded = this.loaded as Loaded;
-      if (this.draining) throw new DrainingError("waking");
+      if (this.draining) throw new DrainingError();
       const history = toChatHistory(input.messages);
       const tokens = loaded.wrapper
         .generateContextState({ chatHistory: history })
@@ -374,7 +378,7 @@ export class LlamaEngine implements Engine {
     for (;;) {
       if (signal.aborted) throw signal.reason;
       const { phase, progress, error } = this.readiness();
-      if (phase === "draining") throw new DrainingError("waking");
+      if (phase === "draining") throw new DrainingError();
       if (phase === "ready") return true;
       if (phase === "failed") throw new ModelLoadError(`model failed to load: ${error}`);
       const percent = progress === undefined ? undefined : Math.floor(progress * 100);
