@@ -10,19 +10,13 @@ import {
   NotReadyError,
   type Phase,
   QueueFullError,
-  SAMPLING_DEFAULTS,
 } from "@phi4-edge/shared";
-import {
-  type ChatWrapper,
-  GgufFileType,
-  LlamaChat,
-  type LlamaContextSequence,
-  resolveChatWrapper,
-  type Token,
-} from "node-llama-cpp";
+import { type ChatWrapper, GgufFileType, LlamaChat, resolveChatWrapper } from "node-llama-cpp";
 import type pino from "pino";
+import { bestPrefixSlot, type Slot } from "./best-prefix-slot";
 import { Channel } from "./channel";
 import { type EngineObserver, NO_OBSERVER, type Outcome } from "./engine-observer";
+import { generateReply } from "./generate-reply";
 import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
 import { SlotPool } from "./slot-pool";
 import { toChatHistory } from "./to-chat-history";
@@ -67,12 +61,6 @@ export class DrainingError extends NotReadyError {
     super("waking");
     this.message = "the runner is shutting down";
   }
-}
-
-interface Slot {
-  index: number;
-  sequence: LlamaContextSequence;
-  chat: LlamaChat;
 }
 
 interface Loaded extends LoadedLlama {
@@ -266,7 +254,19 @@ export class LlamaEngine implements Engine {
       this.active++;
       try {
         if (waited || queued) emit({ type: "status", phase: "ready" });
-        const done = await this.generate(slot, { input, tokens, signal, started, emit });
+        const done = await generateReply(
+          slot,
+          {
+            input,
+            tokens,
+            signal,
+            stop: this.shutdown.signal,
+            started,
+            contextSize: loaded.context.contextSize,
+            emit,
+          },
+          this.observer,
+        );
         outcome = done.finishReason;
         log.info(
           {
@@ -296,78 +296,6 @@ export class LlamaEngine implements Engine {
     } finally {
       this.observer.requestEnded(outcome);
     }
-  }
-
-  private async generate(
-    slot: Slot,
-    request: {
-      input: ChatInput;
-      tokens: Token[];
-      signal: AbortSignal;
-      started: number;
-      emit: (event: ChatEvent) => void;
-    },
-  ): Promise<Extract<ChatEvent, { type: "done" }>> {
-    const { input, tokens, signal, emit } = request;
-    const contextSize = (this.loaded as Loaded).context.contextSize;
-    const budget = input.reasoning?.budget;
-    const meter = slot.sequence.tokenMeter.getState();
-    let reasoningTokens = 0;
-    let firstAt: number | undefined;
-    let lastAt = 0;
-    const response = await slot.chat.generateResponse(toChatHistory(input.messages), {
-      signal: AbortSignal.any([signal, this.shutdown.signal]),
-      stopOnAbortSignal: true,
-      maxTokens: Math.min(input.maxTokens ?? Number.POSITIVE_INFINITY, contextSize - tokens.length),
-      temperature: input.temperature ?? SAMPLING_DEFAULTS.temperature,
-      topP: input.topP ?? SAMPLING_DEFAULTS.topP,
-      topK: input.topK ?? SAMPLING_DEFAULTS.topK,
-      seed: input.seed,
-      customStopTriggers: input.stop,
-      budgets: budget === undefined ? undefined : { thoughtTokens: budget },
-      onResponseChunk: (chunk) => {
-        if (chunk.tokens.length === 0 && chunk.text === "") return;
-        const now = performance.now();
-        if (firstAt === undefined) {
-          firstAt = now;
-          this.observer.firstToken(now - request.started);
-        } else this.observer.interToken(now - lastAt);
-        lastAt = now;
-        this.observer.tokensGenerated(chunk.tokens.length);
-        if (chunk.type === "segment") {
-          // Only thought segments exist for Phi-4; other segment kinds are not part of the answer.
-          if (chunk.segmentType !== "thought") return;
-          reasoningTokens += chunk.tokens.length;
-          if (chunk.text) emit({ type: "reasoning", text: chunk.text });
-        } else if (chunk.text) emit({ type: "text", text: chunk.text });
-      },
-    });
-    const end = performance.now();
-    const used = slot.sequence.tokenMeter.diff(meter);
-    if (signal.aborted) throw signal.reason;
-    // The last prompt token is always evaluated with the first generation step.
-    const evaluated = Math.min(tokens.length, used.usedInputTokens + 1);
-    this.observer.promptTokens(evaluated, tokens.length - evaluated);
-    const completionTokens = used.usedOutputTokens;
-    let finishReason: FinishReason = "stop";
-    if (response.metadata.stopReason === "abort") finishReason = "abort";
-    else if (response.metadata.stopReason === "maxTokens") finishReason = "length";
-    else if (budget !== undefined && reasoningTokens >= budget) finishReason = "budget";
-    const decodeMs = firstAt === undefined ? 0 : end - firstAt;
-    return emitDone(emit, {
-      type: "done",
-      finishReason,
-      usage: {
-        promptTokens: tokens.length,
-        reasoningTokens,
-        completionTokens,
-        cachedTokens: tokens.length - evaluated,
-      },
-      timings: {
-        ttftMs: firstAt === undefined ? end - request.started : firstAt - request.started,
-        tokensPerSecond: decodeMs > 0 ? ((completionTokens - 1) / decodeMs) * 1000 : 0,
-      },
-    });
   }
 
   /** Waits through the cold start, streaming its phases; true when it had to wait. */
@@ -444,31 +372,6 @@ export class LlamaEngine implements Engine {
     const estimate = (average * waiting) / this.options.parallel;
     return Math.round(Math.min(60_000, Math.max(250, estimate)));
   }
-}
-
-/** The free sequence holding the longest prefix of `tokens`; ties go to the emptiest one. */
-function bestPrefixSlot(free: readonly Slot[], tokens: Token[]): Slot {
-  let best = free[0] as Slot;
-  let bestScore = -1;
-  for (const slot of free) {
-    const shared = slot.sequence.compareContextTokens(tokens).firstDifferentIndex;
-    const better =
-      shared > bestScore ||
-      (shared === bestScore && slot.sequence.nextTokenIndex < best.sequence.nextTokenIndex);
-    if (better) {
-      best = slot;
-      bestScore = shared;
-    }
-  }
-  return best;
-}
-
-function emitDone(
-  emit: (event: ChatEvent) => void,
-  done: Extract<ChatEvent, { type: "done" }>,
-): Extract<ChatEvent, { type: "done" }> {
-  emit(done);
-  return done;
 }
 
 function emptyDone(finishReason: FinishReason): ChatEvent {
