@@ -72,7 +72,7 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
   }
 
   const file = await open(tempPath, offset > 0 ? "r+" : "w").catch((e) =>
-    rethrowDisk(e, tempPath, size),
+    rethrowDisk(e, dirname(tempPath), size),
   );
   try {
     let failures = 0;
@@ -96,7 +96,7 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
         if (offset < size) throw new Error(`the body ended at ${offset} of ${size} bytes`);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        if (isDiskError(error)) rethrowDisk(error, tempPath, size - offset);
+        if (isDiskError(error)) rethrowDisk(error, dirname(tempPath), size - offset);
         const verdict = classifyHubError(error, o.hub, o.target);
         if (verdict !== "retry") throw verdict;
         if (o.hub.lastFailure?.status === 416) {
@@ -163,15 +163,23 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
         syncing = file.datasync().finally(() => {
           syncing = undefined;
         });
+        syncing.catch(() => {}); // awaited (and thrown) at the end
       }
     });
+    // A write that fails before it is awaited (ENOSPC) must not crash the process: it is awaited
+    // before the next write and in the finally below, and thrown from there.
+    writing.catch(() => {});
     s.offset += length; // the finally below waits for this write before anyone reads s.offset
   };
   const reader = stream.getReader();
+  let ended = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) {
+        ended = true;
+        break;
+      }
       toSkip ??= s.skip();
       let chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       if (toSkip > 0) {
@@ -200,6 +208,8 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
     await writing;
     await syncing;
     o.onBytes(s.offset);
+    // Stop the transfer we gave up on (disk full, bad bytes), or its connection lingers.
+    if (!ended) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
 }
@@ -241,6 +251,9 @@ function isDiskError(error: unknown): boolean {
 /** Disk errors become messages naming the path and the space needed. */
 export function rethrowDisk(error: unknown, path: string, needed: number): never {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT" || code === "ENOTDIR") {
+    throw new VolumeNotWritableError(path, needed, { cause: error }); // e.g. mkdir on a read-only mount
+  }
   if (code === "ENOSPC" || code === "EDQUOT")
     throw new DiskSpaceError(path, needed, undefined, { cause: error });
   if (code === "EROFS" || code === "EACCES" || code === "EPERM") {

@@ -138,7 +138,10 @@ export async function ensureModel(
       }
       throw error;
     }
-    await writeRef(layout, revision, commit).catch((e) => rethrowDisk(e, layout.root, 0));
+    // A read-only volume still serves what it holds; a download would fail clearly later.
+    await writeRef(layout, revision, commit).catch((error: unknown) =>
+      log?.warn({ err: String(error) }, "could not record refs/ on the volume"),
+    );
     const hit = await warm(commit);
     if (hit) return hit;
   }

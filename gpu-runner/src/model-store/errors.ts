@@ -55,7 +55,7 @@ export class VolumeNotWritableError extends ModelStoreError {
     options?: ErrorOptions,
   ) {
     super(
-      `cannot write to ${path} (read-only or no permission); the model needs ${formatBytes(neededBytes)} there`,
+      `cannot write to ${path} (read-only or no permission)${neededBytes > 0 ? `; the model needs ${formatBytes(neededBytes)} there` : ""}`,
       options,
     );
   }

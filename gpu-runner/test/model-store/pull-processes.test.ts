@@ -86,10 +86,12 @@ describe("pull CLI processes on one shared volume", () => {
     expect(await second.exited).toBe(0);
     const path = second.stdout.at(-1)!;
     expect(await sha256(path)).toBe(await fx.hub.sha256Of(REPO, FILE));
-    const [resume] = bodyRequests(fx.hub.requests);
+    // The killed transfer is logged when the emulator notices its connection closed: maybe late.
+    const resumed = fx.hub.requests.filter((r) => r.range !== undefined);
+    const [resume] = bodyRequests(resumed);
     const from = Number(/^bytes=(\d+)-/.exec(resume?.range ?? "")?.[1]);
     expect(from).toBeGreaterThanOrEqual(MB);
-    expect(bodyBytes(fx.hub.requests)).toBe(size - from);
+    expect(bodyBytes(resumed)).toBe(size - from);
     expect(await readdir(blobsDir)).toEqual([await fx.hub.sha256Of(REPO, FILE)]);
   });
 
