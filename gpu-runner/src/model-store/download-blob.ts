@@ -97,13 +97,13 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         if (isDiskError(error)) rethrowDisk(error, dirname(tempPath), size - offset);
-        const verdict = classifyHubError(error, o.hub, o.target);
-        if (verdict !== "retry") throw verdict;
-        if (o.hub.lastFailure?.status === 416) {
-          // The server has less than we hold: start over.
+        if (o.hub.lastFailure?.status === 416 && before > 0) {
+          // The server has less than we hold (the partial is not of this file): start over.
           await file.truncate(0);
           return downloadBlob(o);
         }
+        const verdict = classifyHubError(error, o.hub, o.target);
+        if (verdict !== "retry") throw verdict;
         failures = offset > before ? 1 : failures + 1;
         if (failures > o.retry.attempts) {
           throw new DownloadFailedError(

@@ -112,8 +112,14 @@ export async function ensureModel(
 
   let commit = known;
   if (!commit) {
+    // With a commit recorded for this branch, a Hub outage should cost one try, not the backoff.
+    const recorded = await readRef(layout, revision);
+    const resolve = recorded
+      ? <T>(what: string, fn: () => Promise<T>) =>
+          withRetries(what, fn, { hub, target, retry: { ...retry, attempts: 1 }, signal, log })
+      : call;
     try {
-      const info = await call("resolve revision", () =>
+      const info = await resolve("resolve revision", () =>
         modelInfo({
           name: repo,
           revision,
@@ -129,8 +135,7 @@ export async function ensureModel(
       }
     } catch (error) {
       // The Hub is unreachable: a verified copy of what the branch last pointed to still serves.
-      const fallback =
-        error instanceof DownloadFailedError ? await readRef(layout, revision) : undefined;
+      const fallback = error instanceof DownloadFailedError ? recorded : undefined;
       const hit = fallback && (await warm(fallback));
       if (hit) {
         log?.warn({ commit: fallback }, "Hub unreachable; using the commit refs/ recorded");
@@ -167,9 +172,13 @@ export async function ensureModel(
   const size = entry.lfs?.size ?? entry.size;
   const snapshot = layout.snapshot(at, file);
   const install = async (): Promise<EnsuredModel> => {
-    await recordVerified(layout, check.oid);
-    await linkSnapshot(layout, snapshot, check.oid);
-    if (revision !== at) await writeRef(layout, revision, at);
+    try {
+      await recordVerified(layout, check.oid);
+      await linkSnapshot(layout, snapshot, check.oid);
+      if (revision !== at) await writeRef(layout, revision, at);
+    } catch (error) {
+      rethrowDisk(error, layout.root, 0);
+    }
     report({ phase: "ready", bytes: size, totalBytes: size, downloader: "self" });
     return { path: snapshot, commit: at, sha256: check.oid, size };
   };
