@@ -154,6 +154,35 @@ describe("a busy runner", () => {
     await busy.ended;
   });
 
+  it("keeps a queued tRPC stream alive too: bytes flow before the first token", async () => {
+    const busy = background(long);
+    await until(() => busy.events.some((e) => e.type === "text" || e.type === "reasoning"));
+    const controller = new AbortController();
+    // What httpBatchStreamLink sends.
+    const response = await fetch(`${runner.url}/trpc/chat?batch=1`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${runner.secret}`,
+        "content-type": "application/json",
+        "trpc-accept": "application/jsonl",
+      },
+      body: JSON.stringify({ 0: long }),
+      signal: controller.signal,
+    });
+    expect(response.headers.get("content-type")).toContain("application/jsonl");
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = "";
+    while (!received.includes('"queued"')) received += (await reader.read()).value ?? "";
+    // While the caller waits, the next write is a keep-alive ping (whitespace), not an event.
+    const next = (await reader.read()).value ?? "";
+    expect(next.length).toBeGreaterThan(0);
+    expect(next.trim()).toBe("");
+    controller.abort();
+    await until(async () => /^phi4_queue_depth 0$/m.test(await metrics()));
+    busy.controller.abort();
+    await busy.ended;
+  });
+
   it("on SIGTERM stops accepting, lets a running stream finish, and exits 0", async () => {
     const openai = new OpenAI({
       baseURL: `${runner.url}/v1`,
