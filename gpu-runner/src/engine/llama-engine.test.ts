@@ -283,13 +283,32 @@ describe("parallel sequences and the queue", () => {
     expect(engine.stats()).toMatchObject({ queueDepth: 0, activeSequences: 0 });
   });
 
-  it("frees the slot when the caller aborts before its first token", async () => {
+  it("frees the slot when the caller aborts while its prompt is evaluated, before any token", async () => {
     const engine = await started({ parallel: 1, queueMax: 1, contextSize: 4096 }, slow);
     const controller = new AbortController();
-    const iterator = engine.chat({ ...hello, maxTokens: 2500 }, { signal: controller.signal });
-    const first = iterator[Symbol.asyncIterator]().next();
+    const events: ChatEvent[] = [];
+    // A long prompt: evaluating ~3k tokens keeps the sequence busy with no token out yet.
+    const longPrompt = {
+      messages: [{ role: "user" as const, content: "x".repeat(2500) }],
+      maxTokens: 100,
+    };
+    const ended = collect(engine, longPrompt, {
+      signal: controller.signal,
+      onEvent: (e) => events.push(e),
+    }).catch((e) => e);
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (engine.stats().activeSequences === 1) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 1);
+    });
+    expect(events).toEqual([]);
     controller.abort(new Error("gone"));
-    await expect(first).rejects.toThrow("gone");
+    expect(await ended).toMatchObject({ message: "gone" });
+    expect(events).toEqual([]);
+    expect(engine.stats()).toMatchObject({ activeSequences: 0, queueDepth: 0 });
     const next = await collect(engine, { ...hello, maxTokens: 2 });
     expect(next.done.usage.completionTokens).toBe(2);
   });
