@@ -1,8 +1,13 @@
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { seedKeys } from "../functions/test/seed-keys";
 import { startEdge } from "../functions/test/start-edge";
-import { startStack } from "../functions/test/with-stack";
+import { until } from "../functions/test/with-stack";
+import { startRunner } from "../gpu-runner/dev/start-runner";
+import { writeTinyModel } from "../gpu-runner/dev/tiny-model/write-tiny-model";
 import { type Figure, figure, isMain } from "./figure";
 
 const SMALL_REQUESTS = 300;
@@ -11,27 +16,38 @@ const CHAT = JSON.stringify({ 0: { messages: [{ role: "user", content: "bench" }
 
 /**
  * The edge hop's cost, measured against calling the runner directly in the same run: latency
- * of a small request (GET /v1/models) and streaming lag. For lag, a loopback tap between the
- * caller's next hop and the runner timestamps each JSONL event as the runner sends it; lag is
- * its arrival at the client minus that time, so both paths include the tap and differ only by
- * the Worker (workerd via wrangler's dev server) in between.
+ * of a small request (GET /v1/models) and streaming lag. Both paths reach the runner through
+ * a loopback tap that timestamps each JSONL event as the runner sends it; lag is the event's
+ * arrival at the client minus that time. The paths differ only by the Worker (workerd via
+ * wrangler's dev server, with auth, limits and pass-through) in between.
  */
 export default async function edgeBench(): Promise<Figure[]> {
   const progress = (msg: string) => process.stderr.write(`  edge: ${msg}\n`);
-  const stack = await startStack();
-  progress("runner and edge up");
-  const tap = await startTap(stack.runner.url);
-  // A second edge whose runner is the tap (the first one talks to the runner directly).
-  const tapped = await startEdge({
-    persistTo: `${stack.dir}/state`,
-    vars: { RUNNER_URL: tap.url, RUNNER_SECRET: stack.runner.secret },
+  const dir = await mkdtemp(join(tmpdir(), "bench-edge-"));
+  const model = join(dir, "tiny.gguf");
+  await writeTinyModel(model);
+  const runner = await startRunner({
+    MODEL_PATH: model,
+    GPU: "false",
+    THREADS: "1",
+    PARALLEL: "2",
+    CONTEXT_SIZE: "2048",
   });
+  await until(async () => (await fetch(`${runner.url}/readyz`)).ok, "runner ready");
+  // The edge talks to the runner through the tap; so does the direct path, so the two differ
+  // only by the Worker.
+  const tap = await startTap(runner.url);
+  const edge = await startEdge({
+    persistTo: join(dir, "state"),
+    vars: { RUNNER_URL: tap.url, RUNNER_SECRET: runner.secret },
+  });
+  progress("runner and edge up");
   try {
-    const { bench: key } = (await seedKeys(`${stack.dir}/state`, [
+    const { bench: key } = (await seedKeys(join(dir, "state"), [
       { name: "bench", limits: { perMinute: 1_000_000, streams: 100 } },
     ])) as { bench: string };
-    const viaEdge = { url: stack.edge.url, auth: `Bearer ${key}` };
-    const direct = { url: stack.runner.url, auth: `Bearer ${stack.runner.secret}` };
+    const viaEdge = { url: edge.url, auth: `Bearer ${key}` };
+    const direct = { url: tap.url, auth: `Bearer ${runner.secret}` };
 
     // Warm-up: isolates, connections, the prompt cache.
     for (let i = 0; i < 20; i++) {
@@ -48,10 +64,10 @@ export default async function edgeBench(): Promise<Figure[]> {
     progress("small requests done, streaming");
     const edgeLag: number[] = [];
     const directLag: number[] = [];
-    await stream({ url: tapped.url, auth: viaEdge.auth }, tap);
+    await stream(viaEdge, tap);
     for (let i = 0; i < STREAMS; i++) {
-      edgeLag.push(...(await stream({ url: tapped.url, auth: viaEdge.auth }, tap)));
-      directLag.push(...(await stream({ url: tap.url, auth: direct.auth }, tap)));
+      edgeLag.push(...(await stream(viaEdge, tap)));
+      directLag.push(...(await stream(direct, tap)));
     }
 
     const note = (a: number[], b: number[]) =>
@@ -94,9 +110,10 @@ export default async function edgeBench(): Promise<Figure[]> {
     ];
   } finally {
     progress("stopping");
-    await tapped.dispose();
+    await edge.dispose();
     tap.close();
-    await stack.stop();
+    await runner.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -150,7 +167,9 @@ async function stream(target: Target, tap: Tap): Promise<number[]> {
     const tapped = tap.seen.get(line);
     if (tapped !== undefined && line.includes('"type":"')) lags.push(at - tapped);
   });
-  for await (const chunk of res.body) lines(chunk, performance.now());
+  for await (const chunk of res.body) {
+    lines(chunk, performance.now());
+  }
   if (lags.length < 50) throw new Error(`only ${lags.length} token events matched`);
   return lags;
 }
