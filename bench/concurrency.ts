@@ -3,7 +3,7 @@ import { createPhi4Client } from "../shared/src/client";
 import { benchModel } from "./bench-model";
 import { type Figure, figure, isMain } from "./figure";
 
-const MAX_TOKENS = 128;
+const MAX_TOKENS = 64;
 
 /**
  * Aggregate decode throughput of one runner (PARALLEL=4) at 1, 2 and 4 concurrent streams,

@@ -36,32 +36,44 @@ export function markdownReport(run: BenchRun): string {
 const escapeXml = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-/** A horizontal bar chart of every ratio, with the baseline (1×) marked. */
+/**
+ * A horizontal bar chart of every ratio on a log scale: each bar runs from the baseline (1×)
+ * to the ratio, left when the figure is below its baseline and right when above.
+ */
 export function svgChart(run: BenchRun): string {
   const rowHeight = 26;
-  const labelWidth = 360;
-  const barWidth = 360;
-  const max = Math.max(1.2, ...run.figures.map((f) => (Number.isFinite(f.ratio) ? f.ratio : 0)));
-  const scale = (r: number) => (Math.max(0, r) / max) * barWidth;
-  const height = 40 + run.figures.length * rowHeight;
+  const labelWidth = 380;
+  const half = 200; // pixels per side of the 1× line
+  const decades = 2; // 0.01× … 100×
+  const x = (ratio: number) => {
+    const clamped = Math.min(10 ** decades, Math.max(10 ** -decades, ratio));
+    return labelWidth + half + (Math.log10(clamped) / decades) * half;
+  };
+  const one = x(1);
+  const height = 50 + run.figures.length * rowHeight;
   const bars = run.figures.map((f, i) => {
     const y = 30 + i * rowHeight;
     const good = f.higherIsBetter ? f.ratio >= 1 : f.ratio <= 1;
-    const w = Number.isFinite(f.ratio) ? scale(f.ratio) : 0;
+    const end = Number.isFinite(f.ratio) && f.ratio > 0 ? x(f.ratio) : one;
+    const left = Math.min(one, end);
+    const labelX = end >= one ? end + 4 : end - 4;
     return [
       `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(f.title)}</text>`,
-      `<rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="16" fill="${good ? "#3a7d44" : "#b5543c"}"/>`,
-      `<text x="${labelWidth + w + 6}" y="${y + 15}">${fmt(f.ratio)}×</text>`,
+      `<rect x="${left.toFixed(1)}" y="${y + 3}" width="${Math.max(1, Math.abs(end - one)).toFixed(1)}" height="16" fill="${good ? "#3a7d44" : "#b5543c"}"/>`,
+      `<text x="${labelX.toFixed(1)}" y="${y + 15}" text-anchor="${end >= one ? "start" : "end"}">${fmt(f.ratio)}×</text>`,
     ].join("");
   });
-  const one = labelWidth + scale(1);
+  const ticks = [0.01, 0.1, 1, 10, 100].map(
+    (t) =>
+      `<text x="${x(t).toFixed(1)}" y="${height - 8}" text-anchor="middle" fill="#555">${t}×</text>`,
+  );
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + barWidth + 80}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + 2 * half + 60}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="8" y="18" font-weight="bold">phi4-edge benchmarks — ratio to the same-run baseline (${escapeXml(run.date)})</text>`,
+    `<text x="8" y="18" font-weight="bold">phi4-edge benchmarks: ratio to the same-run baseline, log scale (${escapeXml(run.date)}); green = better than baseline</text>`,
     ...bars,
-    `<line x1="${one}" y1="26" x2="${one}" y2="${height - 6}" stroke="#333" stroke-dasharray="3,3"/>`,
-    `<text x="${one + 3}" y="${height - 8}" fill="#333">1×</text>`,
+    `<line x1="${one.toFixed(1)}" y1="26" x2="${one.toFixed(1)}" y2="${height - 22}" stroke="#333" stroke-dasharray="3,3"/>`,
+    ...ticks,
     "</svg>",
   ].join("\n");
 }
