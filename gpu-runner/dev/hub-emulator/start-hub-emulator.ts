@@ -41,6 +41,11 @@ export interface HubFaults {
   corrupt?: boolean;
   /** Advertise this size in paths-info and the resolve headers instead of the real one. */
   advertisedSize?: number;
+  /**
+   * API routes answered with a bare 404 (no `X-Error-Code`), as by a Hub (or mirror) that does
+   * not have them: clients must then get by with what `resolve` tells (what Python's client uses).
+   */
+  unsupported?: ("revision" | "paths-info")[];
 }
 
 export interface LoggedRequest {
@@ -166,6 +171,9 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
       if (!repo) return;
       const action = parts[4];
       const rev = parts.slice(5).join("/") || "HEAD";
+      if (faults.unsupported?.includes(action === "paths-info" ? "paths-info" : "revision")) {
+        return hubError(res, 404, undefined, "Sorry, we can't find the page you are looking for.");
+      }
       if (action === undefined || action === "revision") {
         if (!revisionOk(res, repo, rev)) return;
         return json(res, 200, {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { fileDownloadInfo, modelInfo, pathsInfo } from "@huggingface/hub";
+import { fileDownloadInfo } from "@huggingface/hub";
 import type { Logger } from "pino";
 import type { RunnerEnv } from "../env";
 import { backoff, DEFAULT_RETRY, type RetryPolicy } from "./backoff";
@@ -23,6 +23,7 @@ import {
   OfflineModelMissingError,
 } from "./errors";
 import { HubFetch } from "./hub-fetch";
+import { fileMetadata, resolveCommit } from "./hub-metadata";
 import { type BlobCheck, isBlobVerified, recordVerified } from "./verified-blob";
 import { acquireVolumeLock, type LockTiming } from "./volume-lock";
 
@@ -107,6 +108,7 @@ export async function ensureModel(
   const idleMs = options.idleTimeoutMs ?? 30_000;
   const retry = options.retry ?? DEFAULT_RETRY;
   const hub = new HubFetch({ idleMs, signal });
+  const context = { target, hub, ...credentials };
   const call = <T>(what: string, fn: () => Promise<T>) =>
     withRetries(what, fn, { hub, target, retry, signal, log });
 
@@ -119,20 +121,7 @@ export async function ensureModel(
           withRetries(what, fn, { hub, target, retry: { ...retry, attempts: 1 }, signal, log })
       : call;
     try {
-      const info = await resolve("resolve revision", () =>
-        modelInfo({
-          name: repo,
-          revision,
-          additionalFields: ["sha"],
-          hubUrl: target.endpoint,
-          fetch: hub.fetch,
-          ...credentials,
-        }),
-      );
-      commit = info.sha;
-      if (!commit || !COMMIT_RE.test(commit)) {
-        throw new ModelStoreError(`the Hub gave no commit for ${repo} at "${revision}"`);
-      }
+      commit = await resolve("resolve revision", () => resolveCommit(context));
     } catch (error) {
       // The Hub is unreachable: a verified copy of what the branch last pointed to still serves.
       const fallback = error instanceof DownloadFailedError ? recorded : undefined;
@@ -152,24 +141,7 @@ export async function ensureModel(
   }
   const at = commit;
 
-  const [entry] = await call("paths-info", () =>
-    pathsInfo({
-      repo,
-      paths: [file],
-      revision: at,
-      expand: true,
-      hubUrl: target.endpoint,
-      fetch: hub.fetch,
-      ...credentials,
-    }),
-  );
-  if (entry?.type !== "file") {
-    throw new ModelNotFoundError("file", `file ${file} not found in ${repo} at "${revision}"`);
-  }
-  const check: BlobCheck = entry.lfs
-    ? { kind: "sha256", oid: entry.lfs.oid }
-    : { kind: "git-sha1", oid: entry.oid ?? "" };
-  const size = entry.lfs?.size ?? entry.size;
+  const { check, size } = await call("file info", () => fileMetadata(context, at));
   const snapshot = layout.snapshot(at, file);
   const install = async (): Promise<EnsuredModel> => {
     try {

@@ -302,6 +302,21 @@ describe("ensureModel against the Hub emulator", () => {
     expect(bodyBytes(fx.hub.requests)).toBe(2 * MB);
   });
 
+  it("gets by with resolve's headers on a Hub without the revision and paths-info routes", async () => {
+    fx = await fixture(MB, { hub: { faults: { unsupported: ["revision", "paths-info"] } } });
+    const model = await ensureModel(fx.env(), fast);
+    expect(model.commit).toBe(fx.hub.commitOf(REPO));
+    expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    expect(fx.hub.requests.filter((r) => r.method === "HEAD").map((r) => r.path)).toEqual([
+      `/${REPO}/resolve/main/${FILE}`,
+      `/${REPO}/resolve/${model.commit}/${FILE}`,
+    ]);
+    await expect(ensureModel(fx.env({ MODEL_FILE: "other.gguf" }), fast)).rejects.toMatchObject({
+      what: "file",
+      message: expect.stringContaining("file other.gguf not found"),
+    });
+  });
+
   it("downloads a Xet-backed file over the plain route production uses (xet: false)", async () => {
     fx = await fixture(MB, { repo: { xet: true } });
     const model = await ensureModel(fx.env(), fast);
