@@ -1,3 +1,4 @@
+import type { Phase } from "@phi4-edge/shared";
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 
 const STATUS: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
@@ -25,7 +26,7 @@ export class EdgeError extends Error {
   constructor(
     readonly code: TRPC_ERROR_CODE_KEY,
     message: string,
-    readonly options: { retryAfterMs?: number; cause?: unknown } = {},
+    readonly options: { retryAfterMs?: number; phase?: Phase; cause?: unknown } = {},
   ) {
     super(message, { cause: options.cause });
     this.status = STATUS[code] ?? 500;
@@ -56,6 +57,7 @@ export function errorResponse(path: string, error: EdgeError, requestId: string)
           httpStatus: status,
           path: path.slice("/trpc/".length),
           ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          ...(error.options.phase ? { phase: error.options.phase } : {}),
         },
       },
     };

@@ -22,6 +22,7 @@ export function wakingError(
 ): EdgeError {
   return new EdgeError("SERVICE_UNAVAILABLE", answer.message, {
     retryAfterMs: answer.retryAfterMs,
+    phase: "waking",
     cause,
   });
 }
