@@ -106,6 +106,10 @@ describe("waking the runners from zero", () => {
     expect(errorCode(failure)).toBe("SERVICE_UNAVAILABLE");
     expect(errorData(failure).phase).toBe("waking");
     expect(events[0]).toEqual({ type: "status", phase: "waking" });
+    // The wake runs in waitUntil, after the caller's answer.
+    await expect
+      .poll(() => ecsCalls.some((c) => c.target.endsWith(".UpdateService")), { timeout: 5_000 })
+      .toBe(true);
     const update = ecsCalls.find((c) => c.target.endsWith(".UpdateService"));
     expect(update?.body).toMatchObject({ cluster: "phi4", service: "runner", desiredCount: 1 });
     expect(update?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\//);
@@ -123,5 +127,6 @@ describe("waking the runners from zero", () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("service_unavailable");
     expect(body.error.message).not.toContain("<html>");
+    expect(edge.logs.join("\n")).toMatch(/"component":"wake".*"reason":"not-ready"/);
   });
 });

@@ -1,3 +1,4 @@
+import { createLogger } from "../http/logger";
 import type { OnRunnerUnavailable } from "../proxy/runner-unavailable";
 import { wakeConfigFromBindings } from "./wake-config";
 import { type WakeOptions, type WakeOutcome, wakeRunner } from "./wake-runner";
@@ -14,12 +15,17 @@ export function createWakeOnUnavailable(
     endpoint?: string;
   } = {},
 ): OnRunnerUnavailable {
-  return async function wakeOnUnavailable(_event, env) {
+  const log = createLogger({ service: "edge", component: "wake" });
+  return async function wakeOnUnavailable(event, env) {
     const bound = wakeConfigFromBindings(env);
     if (!bound) return;
     const config = options.endpoint ? { ...bound, endpoint: options.endpoint } : bound;
     try {
-      options.onOutcome?.(await wakeRunner(config, options));
+      const outcome = await wakeRunner(config, options);
+      const fields = { requestId: event.requestId, reason: event.reason, action: outcome.action };
+      if (outcome.error) log.error({ ...fields, err: outcome.error.message }, "wake failed");
+      else log.info(fields, "wake");
+      options.onOutcome?.(outcome);
     } catch {
       // Aborted: the isolate is going away, and the caller already has its answer.
     }
