@@ -56,10 +56,16 @@ export const worker = new sst.cloudflare.Worker("Edge", {
   handler: "functions/src/index.ts",
   url: true,
   domain: apiDomain,
-  // As in functions/wrangler.jsonc: request_signal lets a caller's abort reach the runner.
+  // As in functions/wrangler.jsonc (a test holds them equal): request_signal lets a caller's
+  // abort reach the runner; bindings stay out of process.env.
   compatibility: {
     date: "2026-11-01",
-    flags: ["nodejs_compat", "enable_request_signal", "request_signal_passthrough"],
+    flags: [
+      "nodejs_compat",
+      "enable_request_signal",
+      "request_signal_passthrough",
+      "nodejs_compat_do_not_populate_process_env",
+    ],
   },
   migrations: [{ tag: "v1", newSqliteClasses: ["KeyLimiter"] }],
   link: [keys, limiter, runnerSecretBinding, runnerWaker],

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 /**
  * The real sst.config.ts for a dev stage, under Pulumi mocks: each test names a property of the
  * deployment that would be wrong if the infrastructure were (GPU, volume, secrets, health,
@@ -278,6 +279,20 @@ describe("the edge Worker", () => {
       newTag: "v1",
       steps: [{ newSqliteClasses: ["KeyLimiter"] }],
     });
+  });
+
+  test("runs with the compatibility date and flags `wrangler dev` uses locally", () => {
+    // wrangler.jsonc has whole-line comments only; its strings may contain "//".
+    const jsonc = readFileSync(new URL("../../functions/wrangler.jsonc", import.meta.url), "utf8");
+    const local = JSON.parse(jsonc.replace(/^\s*\/\/.*$/gm, "")) as {
+      compatibility_date: string;
+      compatibility_flags: string[];
+    };
+    const script = deploy.one("cloudflare:index/workersScript:WorkersScript");
+    expect(script.inputs.compatibilityDate).toBe(local.compatibility_date);
+    expect([...script.inputs.compatibilityFlags].sort()).toEqual(
+      [...local.compatibility_flags].sort(),
+    );
   });
 
   test("can wake the runners with a key allowed only to update and describe that service", () => {
