@@ -61,7 +61,7 @@ describe("runner failures, shaped for the caller's protocol", () => {
     const error = await createPhi4Client({ url: edge.url, apiKey: key })
       .model()
       .catch((e: unknown) => e);
-    expect(errorCode(error)).toBe("BAD_GATEWAY" as never);
+    expect(errorCode(error)).toBe("BAD_GATEWAY");
   });
 
   test("runner silent → 504 after RUNNER_TIMEOUT_MS", async () => {

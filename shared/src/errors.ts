@@ -2,7 +2,8 @@ import type { Phase } from "./events";
 
 /**
  * Domain errors an Engine throws. The router turns each into a TRPCError in one place
- * (`toTRPCError`); the codes below are the closed list callers can see.
+ * (`toTRPCError`). The codes below are the closed list callers can see: the runner's, then the
+ * edge's own refusals (unknown route, body too large, runner unreachable or silent).
  */
 export const ERROR_CODES = [
   "BAD_REQUEST",
@@ -11,6 +12,10 @@ export const ERROR_CODES = [
   "SERVICE_UNAVAILABLE",
   "CLIENT_CLOSED_REQUEST",
   "INTERNAL_SERVER_ERROR",
+  "NOT_FOUND",
+  "PAYLOAD_TOO_LARGE",
+  "BAD_GATEWAY",
+  "GATEWAY_TIMEOUT",
 ] as const;
 export type Phi4ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,7 +1,7 @@
-import type { Phase } from "@phi4-edge/shared";
-import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import type { Phase, Phi4ErrorCode } from "@phi4-edge/shared";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 
-const STATUS: Partial<Record<TRPC_ERROR_CODE_KEY, number>> = {
+const STATUS: Partial<Record<Phi4ErrorCode, number>> = {
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
@@ -24,7 +24,8 @@ export class EdgeError extends Error {
   override name = "EdgeError";
   readonly status: number;
   constructor(
-    readonly code: TRPC_ERROR_CODE_KEY,
+    /** One of the contract's codes (shared/src/errors.ts). */
+    readonly code: Phi4ErrorCode,
     message: string,
     readonly options: { retryAfterMs?: number; phase?: Phase; cause?: unknown } = {},
   ) {
