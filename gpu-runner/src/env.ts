@@ -28,6 +28,8 @@ export const RunnerEnv = z
     CONTEXT_SIZE: z.coerce.number().int().min(256).default(8192),
     QUEUE_MAX: z.coerce.number().int().min(0).default(64),
     THREADS: z.coerce.number().int().min(1).default(availableParallelism()),
+    /** How long SIGTERM lets running streams finish; below ECS's stopTimeout (120 s) in infra. */
+    DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(100),
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),

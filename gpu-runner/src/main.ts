@@ -7,9 +7,6 @@ import { ensureModel } from "./model-store/ensure-model";
 import { createApp } from "./server/create-app";
 import { Metrics } from "./server/metrics";
 
-/** How long SIGTERM lets running streams finish (ECS gives 30 s before SIGKILL). */
-const DRAIN_MS = 25_000;
-
 /**
  * The runner: listens at once, then downloads (or takes `MODEL_PATH`) and loads the model.
  * Until it is ready `/readyz` answers 503 with the phase, and chats wait with status events.
@@ -54,10 +51,11 @@ async function main() {
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, drainMs: DRAIN_MS }, "shutting down: draining streams");
+    const drainMs = env.DRAIN_SECONDS * 1000;
+    logger.info({ signal, drainMs }, "shutting down: draining streams");
     coldStart.abort(new Error(`stopped by ${signal}`));
     server.close();
-    await engine.drain(DRAIN_MS);
+    await engine.drain(drainMs);
     await engine.dispose().catch(() => {});
     // Idle keep-alive connections would hold the event loop open.
     if ("closeAllConnections" in server) server.closeAllConnections();

@@ -28,12 +28,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function start() {
+async function start(env: Record<string, string> = {}) {
   const started = await startRunner({
     MODEL_PATH: model,
     PARALLEL: "1",
     QUEUE_MAX: "1",
     CONTEXT_SIZE: "4096",
+    ...env,
   });
   await until(async () => (await fetch(`${started.url}/readyz`)).status === 200);
   return started;
@@ -212,6 +213,28 @@ describe("a busy runner", () => {
     expect(finish).toBe("length");
     expect(usage?.completion_tokens).toBe(120);
     expect(await exit).toBe(0);
+  });
+});
+
+describe("a runner past its drain deadline", () => {
+  it("ends a running stream with finish reason abort after DRAIN_SECONDS, and exits 0", async () => {
+    const short = await start({ DRAIN_SECONDS: "0.5" });
+    try {
+      const client = createPhi4Client({ url: short.url, apiKey: short.secret });
+      const events: ChatEvent[] = [];
+      let exit: Promise<number | null> | undefined;
+      for await (const event of client.chat(long)) {
+        events.push(event);
+        if (!exit && (event.type === "reasoning" || event.type === "text"))
+          exit = short.stop("SIGTERM");
+      }
+      const done = events.at(-1);
+      expect(done?.type === "done" && done.finishReason).toBe("abort");
+      expect(done?.type === "done" && done.usage.completionTokens).toBeLessThan(2500);
+      expect(await exit).toBe(0);
+    } finally {
+      await short.stop("SIGKILL");
+    }
   });
 });
 
