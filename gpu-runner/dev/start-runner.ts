@@ -28,7 +28,7 @@ const MAIN = resolve(ROOT, "gpu-runner/src/main.ts");
 
 /**
  * Spawns the real runner (`gpu-runner/src/main.ts` under tsx, on the repo's Node 22) with
- * PORT=0 and resolves once it logs `"msg":"listening"` with its port. The child gets only
+ * PORT=0 (unless `env.PORT` is given) and resolves once it logs `"msg":"listening"` with its port. The child gets only
  * PATH/HOME from this process plus `env`; a random RUNNER_SECRET is made up unless given.
  */
 export async function startRunner(
@@ -43,7 +43,7 @@ export async function startRunner(
     LOG_LEVEL: "info",
     ...env,
     ...(secret ? { RUNNER_SECRET: secret } : {}),
-    PORT: "0",
+    PORT: env.PORT ?? "0",
   };
   const localNode = resolve(ROOT, "node_modules/.bin/node");
   const node = existsSync(localNode) ? localNode : process.execPath;

@@ -4,6 +4,7 @@
  * loads it, and one question goes through the edge (wrangler dev) with a fresh API key — by the
  * typed client and by the OpenAI SDK. Exits 0 only if both answers are the model's exact output.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,21 +29,33 @@ let runnerLogs: string[] = [];
 try {
   const model = join(dir, "tiny.gguf");
   await writeTinyModel(model);
-  // Throttled so the download is visible; the tiny model is ~4 MB.
+  // Throttled so the download shows (the tiny model is ~1.3 MB); DEMO_THROTTLE in bytes/s.
   const hub = await startHubEmulator({
     repos: [{ repo: REPO, files: { [FILE]: model } }],
-    ...(process.env.DEMO_THROTTLE
-      ? { faults: { throttle: Number(process.env.DEMO_THROTTLE) } }
-      : {}),
+    faults: { throttle: Number(process.env.DEMO_THROTTLE ?? 600_000) },
   });
   cleanup.unshift(() => hub.close());
   say(`hub emulator   ${hub.url} serving ${REPO}/${FILE}`);
+
+  // The edge and the key come first, so the question below meets the runner's cold start.
+  const runnerPort = await freePort();
+  const runnerSecret = randomBytes(24).toString("hex");
+  const edge = await startEdge({
+    port: await freePort(),
+    runnerUrl: `http://127.0.0.1:${runnerPort}`,
+    runnerSecret,
+  });
+  cleanup.unshift(() => edge.stop());
+  const apiKey = await createLocalKey(`demo-${Date.now()}`);
+  say(`edge           ${edge.url} (wrangler dev), API key ${apiKey.slice(0, 12)}…`);
 
   const runner = await startRunner({
     MODEL_REPO: REPO,
     MODEL_FILE: FILE,
     HF_ENDPOINT: hub.url,
     MODEL_CACHE_DIR: join(dir, "volume"),
+    PORT: String(runnerPort),
+    RUNNER_SECRET: runnerSecret,
     GPU: "false",
     THREADS: "1",
     PARALLEL: "2",
@@ -51,16 +64,7 @@ try {
   });
   cleanup.unshift(() => runner.stop());
   runnerLogs = runner.logs;
-  say(`runner         ${runner.url} (cold start: download → verify → load)`);
-
-  const edge = await startEdge({
-    port: await freePort(),
-    runnerUrl: runner.url,
-    runnerSecret: runner.secret,
-  });
-  cleanup.unshift(() => edge.stop());
-  const apiKey = await createLocalKey(`demo-${Date.now()}`);
-  say(`edge           ${edge.url} (wrangler dev), API key ${apiKey.slice(0, 12)}…\n`);
+  say(`runner         ${runner.url} (cold start: download → verify → load)\n`);
 
   // Asked at once: the client waits through the cold start and reports its phases.
   say(`you › ${QUESTION}`);
