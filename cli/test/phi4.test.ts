@@ -1,10 +1,8 @@
 import { spawn } from "node:child_process";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { createHTTPServer } from "@trpc/server/adapters/standalone";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ChatEvent, createAppRouter } from "../../shared/src";
-import { FakeEngine } from "../../shared/test/fake-engine";
+import type { ChatEvent } from "../../shared/src";
+import { FakeEngine, serveEngine } from "../../shared/test/fake-engine";
 
 const bin = fileURLToPath(new URL("../bin/phi4.js", import.meta.url));
 const done: ChatEvent = {
@@ -23,19 +21,14 @@ const script: ChatEvent[] = [
 
 let engine: FakeEngine;
 let url: string;
-let server: ReturnType<typeof createHTTPServer>;
+let server: Awaited<ReturnType<typeof serveEngine>>;
 
 beforeAll(async () => {
   engine = new FakeEngine();
-  server = createHTTPServer({
-    router: createAppRouter(engine),
-    basePath: "/trpc/",
-    createContext: () => ({}),
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveEngine(engine);
+  url = server.url;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => server.close());
 beforeEach(() => engine.reset());
 
 /** Runs the real `phi4` bin as a process, feeding `stdin` line by line as it prompts. */

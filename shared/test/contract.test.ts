@@ -1,15 +1,7 @@
-import type { AddressInfo } from "node:net";
-import { createHTTPServer } from "@trpc/server/adapters/standalone";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type ChatEvent,
-  type ChatInput,
-  createAppRouter,
-  NotReadyError,
-  QueueFullError,
-} from "../src";
+import { type ChatEvent, type ChatInput, NotReadyError, QueueFullError } from "../src";
 import { createPhi4Client, errorCode, errorData } from "../src/client";
-import { aborted, FakeEngine, gate } from "./fake-engine";
+import { aborted, FakeEngine, gate, serveEngine } from "./fake-engine";
 
 const done: ChatEvent = {
   type: "done",
@@ -21,19 +13,14 @@ const hello: ChatInput = { messages: [{ role: "user", content: "hi" }] };
 
 let engine: FakeEngine;
 let url: string;
-let server: ReturnType<typeof createHTTPServer>;
+let server: Awaited<ReturnType<typeof serveEngine>>;
 
 beforeAll(async () => {
   engine = new FakeEngine();
-  server = createHTTPServer({
-    router: createAppRouter(engine),
-    basePath: "/trpc/",
-    createContext: () => ({}),
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveEngine(engine);
+  url = server.url;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => server.close());
 beforeEach(() => {
   engine.reset();
 });

@@ -1,4 +1,13 @@
-import type { ChatEvent, ChatInput, ChatOptions, Engine, ModelInfo } from "../src";
+import type { AddressInfo } from "node:net";
+import { createHTTPServer } from "@trpc/server/adapters/standalone";
+import {
+  type ChatEvent,
+  type ChatInput,
+  type ChatOptions,
+  createAppRouter,
+  type Engine,
+  type ModelInfo,
+} from "../src";
 
 type Step = ChatEvent | Error | ((signal: AbortSignal) => Promise<void>);
 
@@ -65,4 +74,20 @@ export function aborted(signal: AbortSignal, ms = 5_000): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Serves the AppRouter over `engine` on real HTTP (127.0.0.1, a free port) at `/trpc`. */
+export async function serveEngine(
+  engine: Engine,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHTTPServer({
+    router: createAppRouter(engine),
+    basePath: "/trpc/",
+    createContext: () => ({}),
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
