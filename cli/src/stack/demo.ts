@@ -44,9 +44,10 @@ try {
     port: await freePort(),
     runnerUrl: `http://127.0.0.1:${runnerPort}`,
     runnerSecret,
+    persistTo: join(dir, "edge-state"),
   });
   cleanup.unshift(() => edge.stop());
-  const apiKey = await createLocalKey(`demo-${Date.now()}`);
+  const apiKey = await createLocalKey(`demo-${Date.now()}`, join(dir, "edge-state"));
   say(`edge           ${edge.url} (wrangler dev), API key ${apiKey.slice(0, 12)}…`);
 
   const runner = await startRunner({

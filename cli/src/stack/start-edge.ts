@@ -25,11 +25,16 @@ export async function startEdge(options: {
   port: number;
   runnerUrl: string;
   runnerSecret: string;
+  /** wrangler's local state (KV, Durable Objects); default functions/.wrangler/state. */
+  persistTo?: string;
   timeoutMs?: number;
 }): Promise<StartedEdge> {
   const child = spawn(
     "npm",
-    ["run", "-s", "-w", "functions", "dev", "--", "--port", String(options.port)],
+    [
+      ...["run", "-s", "-w", "functions", "dev", "--", "--port", String(options.port)],
+      ...(options.persistTo ? ["--persist-to", options.persistTo] : []),
+    ],
     {
       cwd: ROOT,
       detached: true,
@@ -77,10 +82,11 @@ export async function startEdge(options: {
 }
 
 /** Creates an API key in the local dev KV with `npm run keys` and returns it (its last line). */
-export async function createLocalKey(name: string): Promise<string> {
+export async function createLocalKey(name: string, persistTo?: string): Promise<string> {
+  const where = persistTo ? ["--persist-to", persistTo] : [];
   const { stdout } = await promisify(execFile)(
     "npm",
-    ["run", "-s", "-w", "functions", "keys", "--", "create", "--name", name],
+    ["run", "-s", "-w", "functions", "keys", "--", "create", "--name", name, ...where],
     { cwd: ROOT, env: { ...process.env, ...WRANGLER_OFFLINE } },
   );
   const key = stdout.trim().split("\n").at(-1)?.trim();
