@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -76,6 +76,19 @@ describe("npm start", () => {
     expect(stderr).toMatch(/PARALLEL/);
     expect(stderr).not.toMatch(/^\s+at /m);
   });
+
+  it("relays why the runner could not start", async () => {
+    const garbage = join(dir, "garbage.gguf");
+    await writeFile(garbage, "this is not a GGUF file");
+    const { code, stderr } = await npmStart({
+      MODEL_PATH: garbage,
+      PHI4_PORT: String(await freePort()),
+    });
+    expect(code).toBe(1);
+    expect(stderr).toContain("the runner could not start:");
+    expect(stderr).toContain("npm run demo");
+    expect(stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
 
   it("brings up runner, edge and a session key, then chats through the edge until /exit", async () => {
     const model = join(dir, "tiny.gguf");

@@ -8,6 +8,7 @@ import { totalmem } from "node:os";
 import { resolve } from "node:path";
 import { startRunner } from "../../../gpu-runner/dev/start-runner";
 import { ConfigError, parseEnv } from "../../../gpu-runner/src/env";
+import { COMMIT_RE, cacheLayout, readRef } from "../../../gpu-runner/src/model-store/cache-layout";
 import { createPhi4Client } from "../../../shared/src/client";
 import { chatRepl } from "../chat-repl";
 import { isPortFree } from "./free-port";
@@ -56,16 +57,7 @@ async function preflight(env: Record<string, string>, port: number) {
       `this machine has ${gib.toFixed(1)} GiB of memory; Phi-4 Q4_K_M needs about ${MIN_MEMORY_GIB} GiB. Use a smaller GGUF with MODEL_PATH=… or MODEL_FILE=…, or deploy to a GPU host (docs/DEPLOY.md). ${OFFLINE_HINT}`,
     );
   }
-  const [owner, name] = config.MODEL_REPO.split("/");
-  const cached = existsSync(
-    resolve(
-      ROOT,
-      config.MODEL_CACHE_DIR,
-      `models--${owner}--${name}`,
-      "refs",
-      config.MODEL_REVISION,
-    ),
-  );
+  const cached = await isCached(config);
   if (!config.MODEL_PATH && !cached && !config.HF_HUB_OFFLINE) {
     const reachable = await fetch(`${config.HF_ENDPOINT}/api/models/${config.MODEL_REPO}`, {
       method: "HEAD",
@@ -81,6 +73,27 @@ async function preflight(env: Record<string, string>, port: number) {
     }
   }
   return config;
+}
+
+/** Whether the volume already holds the model (then a start needs no Hub). */
+async function isCached(config: ReturnType<typeof parseEnv>): Promise<boolean> {
+  const layout = cacheLayout(resolve(ROOT, config.MODEL_CACHE_DIR), config.MODEL_REPO);
+  const commit = COMMIT_RE.test(config.MODEL_REVISION)
+    ? config.MODEL_REVISION
+    : await readRef(layout, config.MODEL_REVISION);
+  return commit !== undefined && existsSync(layout.snapshot(commit, config.MODEL_FILE));
+}
+
+/** The runner's own words for a failed cold start, from its JSON log lines. */
+function coldStartFailure(logs: string[]): string | undefined {
+  for (const line of logs) {
+    if (!line.startsWith("{")) continue; // native crash output, stack traces
+    try {
+      const entry = JSON.parse(line) as { msg?: string; err?: string };
+      if (entry.msg === "cold start failed" && entry.err) return entry.err;
+    } catch {}
+  }
+  return undefined;
 }
 
 async function main(): Promise<number> {
@@ -108,7 +121,8 @@ async function main(): Promise<number> {
       const tty = process.stdout.isTTY;
       let last = "";
       await waitReady(runner.url, {
-        isAlive: () => runner.child.exitCode === null,
+        // A runner killed by a signal (OOM killer, abort) has a signalCode and no exitCode.
+        isAlive: () => runner.child.exitCode === null && runner.child.signalCode === null,
         onPhase: (phase, progress) => {
           const line = progressLine(phase, progress);
           if (line === last) return;
@@ -116,13 +130,14 @@ async function main(): Promise<number> {
           process.stdout.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
         },
       }).catch((error) => {
-        const failure = runner.logs
-          .map((l) => JSON.parse(l) as { msg?: string; err?: string })
-          .find((l) => l.msg === "cold start failed");
+        const failure = coldStartFailure(runner.logs);
+        const signal = runner.child.signalCode;
         throw new Advice(
-          failure?.err
-            ? `the runner could not start: ${failure.err}. ${OFFLINE_HINT}`
-            : String(error),
+          failure
+            ? `the runner could not start: ${failure}. ${OFFLINE_HINT}`
+            : signal
+              ? `the runner was killed by ${signal} while loading (out of memory? Phi-4 Q4_K_M needs about ${MIN_MEMORY_GIB} GiB). ${OFFLINE_HINT}`
+              : String(error),
         );
       });
       process.stdout.write(`${tty ? "\r\x1b[2K" : ""}ready. This session's API key: ${apiKey}\n`);
