@@ -1,7 +1,6 @@
 import type { Handler } from "hono";
 import type { EdgeVariables } from "../edge-app";
 import { EdgeError } from "../http/edge-error";
-import { wakeConfigFromBindings } from "../wake/wake-config";
 import { isNoRunnerResponse, wakingError } from "../wake/waking-error";
 import { readBody } from "./read-body";
 import type { OnRunnerUnavailable } from "./runner-unavailable";
@@ -61,7 +60,7 @@ export function passThrough(options: PassThroughOptions): Handler<{ Variables: E
     const unavailable = (reason: "unreachable" | "timeout" | "not-ready") =>
       c.executionCtx.waitUntil(
         Promise.resolve()
-          .then(() => options.onRunnerUnavailable({ reason, requestId }, c.env as object))
+          .then(() => options.onRunnerUnavailable({ reason, requestId }, config))
           .catch((error) => log.error({ err: String(error) }, "runner-unavailable hook failed")),
       );
 
@@ -91,13 +90,13 @@ export function passThrough(options: PassThroughOptions): Handler<{ Variables: E
       log.warn({ err: String(error), ms: Date.now() - started }, "runner unreachable");
       unavailable("unreachable");
       // Where runners scale to zero, "unreachable" means "being woken": callers wait and retry.
-      if (wakeConfigFromBindings(c.env as object)) throw wakingError(undefined, error);
+      if (config.wake) throw wakingError(undefined, error);
       throw new EdgeError("BAD_GATEWAY", "the model runner is unreachable", { cause: error });
     } finally {
       clearTimeout(timer);
     }
 
-    if (isNoRunnerResponse(upstream) && wakeConfigFromBindings(c.env as object)) {
+    if (isNoRunnerResponse(upstream) && config.wake) {
       // The load balancer's own 503: no runner is registered yet.
       await upstream.body?.cancel();
       unavailable("not-ready");

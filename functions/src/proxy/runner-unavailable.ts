@@ -1,3 +1,5 @@
+import type { EdgeConfig } from "../env";
+
 /** Why the runner could not serve a request. */
 export interface RunnerUnavailable {
   reason: "unreachable" | "timeout" | "not-ready";
@@ -9,6 +11,9 @@ export interface RunnerUnavailable {
  * the seam where waking a scaled-to-zero service plugs in (functions/src/wake). Must not
  * throw; the caller has already been answered.
  */
-export type OnRunnerUnavailable = (event: RunnerUnavailable, env: object) => Promise<void> | void;
+export type OnRunnerUnavailable = (
+  event: RunnerUnavailable,
+  config: EdgeConfig,
+) => Promise<void> | void;
 
 export const ignoreRunnerUnavailable: OnRunnerUnavailable = () => {};

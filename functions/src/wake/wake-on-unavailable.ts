@@ -1,6 +1,5 @@
 import { createLogger } from "../http/logger";
 import type { OnRunnerUnavailable } from "../proxy/runner-unavailable";
-import { wakeConfigFromBindings } from "./wake-config";
 import { type WakeOptions, type WakeOutcome, wakeRunner } from "./wake-runner";
 
 /**
@@ -16,10 +15,9 @@ export function createWakeOnUnavailable(
   } = {},
 ): OnRunnerUnavailable {
   const log = createLogger({ service: "edge", component: "wake" });
-  return async function wakeOnUnavailable(event, env) {
-    const bound = wakeConfigFromBindings(env);
-    if (!bound) return;
-    const config = options.endpoint ? { ...bound, endpoint: options.endpoint } : bound;
+  return async function wakeOnUnavailable(event, { wake }) {
+    if (!wake) return;
+    const config = options.endpoint ? { ...wake, endpoint: options.endpoint } : wake;
     try {
       const outcome = await wakeRunner(config, options);
       const fields = { requestId: event.requestId, reason: event.reason, action: outcome.action };

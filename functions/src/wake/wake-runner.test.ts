@@ -2,7 +2,7 @@ import { createHash, createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { wakeConfigFromBindings } from "./wake-config";
+import { EdgeConfig, edgeConfig } from "../env";
 import { createWakeOnUnavailable } from "./wake-on-unavailable";
 import { resetWakeThrottle, type WakeConfig, type WakeOutcome, wakeRunner } from "./wake-runner";
 
@@ -165,16 +165,26 @@ describe("wake bindings and the pass-through hook", () => {
     AWS_SECRET_ACCESS_KEY: SECRET,
   };
 
-  test("the bindings SST sets make a config; any missing one means nothing to wake", () => {
-    expect(wakeConfigFromBindings(bindings)).toEqual({
+  // The edge's required bindings, with stand-ins for the KV and Durable Object namespaces.
+  const base = {
+    RUNNER_URL: "http://127.0.0.1:8080",
+    RUNNER_SECRET: "a-runner-secret-for-tests",
+    KEYS: { get() {} },
+    LIMITER: { idFromName() {} },
+  };
+
+  test("the bindings SST sets make a wake config; none means nothing to wake; some is an error", () => {
+    expect(EdgeConfig.parse({ ...base, ...bindings }).wake).toEqual({
       region: "us-east-1",
       cluster: "phi4-cluster",
       service: "runner",
       accessKeyId: "AKIDEXAMPLE",
       secretAccessKey: SECRET,
     });
-    expect(wakeConfigFromBindings({ ...bindings, ECS_SERVICE: "" })).toBeUndefined();
-    expect(wakeConfigFromBindings({ RUNNER_URL: "http://127.0.0.1:8080" })).toBeUndefined();
+    expect(EdgeConfig.parse(base).wake).toBeUndefined();
+    const partial = () => edgeConfig({ ...base, ...bindings, ECS_SERVICE: "" });
+    expect(partial).toThrow(/ECS_SERVICE/);
+    expect(partial).not.toThrow(new RegExp(SECRET.slice(0, 12)));
   });
 
   test("the hook wakes the service named by the bindings", async () => {
@@ -183,10 +193,13 @@ describe("wake bindings and the pass-through hook", () => {
       onOutcome: (o) => outcomes.push(o),
       endpoint: config.endpoint,
     });
-    await hook({ reason: "unreachable", requestId: "r1" }, bindings);
+    await hook(
+      { reason: "unreachable", requestId: "r1" },
+      EdgeConfig.parse({ ...base, ...bindings }),
+    );
     expect(outcomes.map((o) => o.action)).toEqual(["started"]);
     expect(desiredCount).toBe(1);
-    await hook({ reason: "unreachable", requestId: "r2" }, {});
+    await hook({ reason: "unreachable", requestId: "r2" }, EdgeConfig.parse(base));
     expect(outcomes).toHaveLength(1);
   });
 });
