@@ -3,7 +3,8 @@
  * every other stage is removable and scales to zero when idle.
  *
  * Deploy-time settings come from the deployer's environment (documented in docs/DEPLOY.md);
- * this is the only infra file that reads `process.env`.
+ * this is the only deploy-time module that reads `process.env` (load-metric.ts is a sidecar
+ * program of its own and reads its container environment).
  */
 export const isProduction = $app.stage === "production";
 
