@@ -9,6 +9,7 @@ import {
   DiskSpaceError,
   DownloadFailedError,
   ModelNotFoundError,
+  VolumeIoError,
   VolumeNotWritableError,
 } from "./errors";
 import type { HubFetch } from "./hub-fetch";
@@ -96,6 +97,7 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
         if (offset < size) throw new Error(`the body ended at ${offset} of ${size} bytes`);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
+        if (error instanceof TempFileError) fileFailed(error.cause, tempPath, size - offset);
         if (isDiskError(error)) rethrowDisk(error, dirname(tempPath), size - offset);
         if (o.hub.lastFailure?.status === 416 && before > 0) {
           // The server has less than we hold (the partial is not of this file): start over.
@@ -118,7 +120,13 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
         await backoff(failures, o.retry, signal);
       }
     }
-    await file.sync();
+    await file.sync().catch((e) => fileFailed(e, tempPath, 0));
+    // The hash covers the prefix read back from the file plus only the bytes whose positional write
+    // resolved, contiguously; re-reading 9 GB would cost minutes, so a size check guards the rest.
+    const { size: onDisk } = await file.stat();
+    if (onDisk !== size) {
+      throw new ChecksumMismatchError(o.target.file, `${size} bytes`, `${onDisk} bytes on disk`);
+    }
   } finally {
     await file.close();
   }
@@ -138,38 +146,75 @@ interface ReadState {
   skip: () => number;
 }
 
-/** Streams the body into the file at `s.offset`, batching writes; advances `s.offset`. */
+/** A failure of the temp file itself, not of the network: it must not be retried as a drop. */
+class TempFileError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** Disk full or read-only keep their errors; any other file failure (EIO…) is a VolumeIoError. */
+function fileFailed(error: unknown, path: string, needed: number): never {
+  if (isDiskError(error)) rethrowDisk(error, dirname(path), needed);
+  throw new VolumeIoError(path, { cause: error });
+}
+
+/**
+ * Streams the body into the file at `s.offset`, batching writes. `s.offset` and the hash advance
+ * only once a write has resolved, so a failed write never counts bytes that are not in the file.
+ */
 async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promise<void> {
   const { file, hash, o } = s;
   let toSkip: number | undefined;
   let batch: Buffer[] = [];
   let batched = 0;
+  let inFlight = 0; // bytes handed to the write that has not resolved yet
   let writing: Promise<unknown> = Promise.resolve();
   let unsynced = 0;
   let syncing: Promise<void> | undefined;
+  let syncFailed: TempFileError | undefined; // kept: `syncing` is cleared once it settles
   const flush = async () => {
     if (batched === 0) return;
     const chunks = batch;
     const length = batched;
-    const position = s.offset;
     batch = [];
     batched = 0;
-    await writing;
-    writing = writeAll(file, chunks, position).then(() => {
-      // Flush to disk while the network keeps going, so the final fsync has little left to do.
-      unsynced += length;
-      if (unsynced >= SYNC_BYTES && !syncing) {
-        unsynced = 0;
-        syncing = file.datasync().finally(() => {
-          syncing = undefined;
-        });
-        syncing.catch(() => {}); // awaited (and thrown) at the end
-      }
-    });
-    // A write that fails before it is awaited (ENOSPC) must not crash the process: it is awaited
-    // before the next write and in the finally below, and thrown from there.
+    await writing; // the previous write has advanced s.offset, or this throws its error
+    if (syncFailed) throw syncFailed;
+    inFlight = length;
+    writing = writeAll(file, chunks, s.offset).then(
+      () => {
+        for (const chunk of chunks) hash.update(chunk);
+        s.offset += length;
+        inFlight = 0;
+        // Flush to disk while the network keeps going, so the final fsync has little left to do.
+        unsynced += length;
+        if (unsynced >= SYNC_BYTES && !syncing) {
+          unsynced = 0;
+          // After a failed fsync the kernel may drop the dirty pages: fatal too, never retried.
+          syncing = file
+            .datasync()
+            .catch((e: unknown) => {
+              syncFailed ??= new TempFileError(e);
+            })
+            .finally(() => {
+              syncing = undefined;
+            });
+        }
+      },
+      (e: unknown) => {
+        throw new TempFileError(e);
+      },
+    );
+    // A write that fails before it is awaited (ENOSPC, EIO) must not crash the process: it is
+    // awaited before the next write and in the finally below, and thrown from there.
     writing.catch(() => {});
-    s.offset += length; // the finally below waits for this write before anyone reads s.offset
+  };
+  const settle = async () => {
+    await flush();
+    await writing;
+    await syncing;
+    if (syncFailed) throw syncFailed;
   };
   const reader = stream.getReader();
   let ended = false;
@@ -187,15 +232,14 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
         toSkip -= n;
         chunk = chunk.subarray(n);
       }
-      if (s.offset + batched + chunk.length > o.size) {
+      if (s.offset + inFlight + batched + chunk.length > o.size) {
         throw new ChecksumMismatchError(
           o.target.file,
           `${o.size} bytes`,
           `more than ${o.size} bytes`,
         );
       }
-      hash.update(chunk);
-      batch.push(chunk);
+      batch.push(chunk); // hashed once written, in order
       batched += chunk.length;
       if (batched >= FLUSH_BYTES) {
         await flush();
@@ -203,14 +247,14 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
       }
     }
   } finally {
-    // Keep what arrived: a retry resumes right after it.
-    await flush();
-    await writing;
-    await syncing;
-    o.onBytes(s.offset);
-    // Stop the transfer we gave up on (disk full, bad bytes), or its connection lingers.
-    if (!ended) await reader.cancel().catch(() => {});
-    reader.releaseLock();
+    try {
+      await settle(); // keep what arrived: a retry resumes right after it
+    } finally {
+      o.onBytes(s.offset);
+      // Stop the transfer we gave up on (disk full, bad bytes), or its connection lingers.
+      if (!ended) await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
   }
 }
 

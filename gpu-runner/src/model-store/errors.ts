@@ -61,6 +61,18 @@ export class VolumeNotWritableError extends ModelStoreError {
   }
 }
 
+/** Writing or flushing the temp file failed (e.g. EIO): its bytes cannot be trusted, so no retry. */
+export class VolumeIoError extends ModelStoreError {
+  override name = "VolumeIoError";
+  constructor(
+    readonly path: string,
+    options?: ErrorOptions,
+  ) {
+    const code = (options?.cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`writing ${path} failed${code ? ` (${code})` : ""}; the volume may be failing`, options);
+  }
+}
+
 /** The downloaded bytes do not match the size or sha256 the Hub advertises; nothing was installed. */
 export class ChecksumMismatchError extends ModelStoreError {
   override name = "ChecksumMismatchError";
