@@ -101,40 +101,46 @@ export function openAIRoutes(engine: Engine, modelId: string) {
           started = true;
           send(controller, chunk({ role: "assistant", content: "" }));
         }
-        let next: IteratorResult<ChatEvent> | undefined;
-        try {
-          next = await Promise.race([pending, delay(PING_MS).then(() => undefined)]);
-        } catch (error) {
-          send(controller, openAIError(error, signal).body);
-          finished = true;
-          controller.close();
+        // A pull must enqueue something: the reader is already waiting, and the stream calls
+        // pull again only after a new read. Status events have no OpenAI equivalent, so skip them.
+        for (;;) {
+          let next: IteratorResult<ChatEvent> | undefined;
+          try {
+            next = await Promise.race([pending, delay(PING_MS).then(() => undefined)]);
+          } catch (error) {
+            send(controller, openAIError(error, signal).body);
+            finished = true;
+            controller.close();
+            return;
+          }
+          if (!next) {
+            controller.enqueue(encoder.encode(": ping\n\n"));
+            return;
+          }
+          pending = next.done ? pending : iterator.next();
+          if (next.done) {
+            finished = true;
+            controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+            controller.close();
+            return;
+          }
+          const event = next.value;
+          if (event.type === "status") continue;
+          if (event.type === "reasoning")
+            send(controller, chunk({ reasoning_content: event.text }));
+          else if (event.type === "text") send(controller, chunk({ content: event.text }));
+          else if (event.type === "done") {
+            send(controller, chunk({}, finishReason(event.finishReason)));
+            if (includeUsage)
+              send(controller, {
+                ...meta,
+                object: "chat.completion.chunk",
+                choices: [],
+                usage: openAIUsage(event.usage),
+              });
+          }
           return;
         }
-        if (!next) {
-          controller.enqueue(encoder.encode(": ping\n\n"));
-          return;
-        }
-        pending = next.done ? pending : iterator.next();
-        if (next.done) {
-          finished = true;
-          controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-          controller.close();
-          return;
-        }
-        const event = next.value;
-        if (event.type === "reasoning") send(controller, chunk({ reasoning_content: event.text }));
-        else if (event.type === "text") send(controller, chunk({ content: event.text }));
-        else if (event.type === "done") {
-          send(controller, chunk({}, finishReason(event.finishReason)));
-          if (includeUsage)
-            send(controller, {
-              ...meta,
-              object: "chat.completion.chunk",
-              choices: [],
-              usage: openAIUsage(event.usage),
-            });
-        }
-        // Status events (queued, loading) have no OpenAI equivalent; the pings cover the wait.
       },
       async cancel() {
         if (!finished) await iterator.return?.();

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChatEvent } from "@phi4-edge/shared";
 import { createPhi4Client } from "@phi4-edge/shared/client";
+import OpenAI from "openai";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type HubEmulator, startHubEmulator } from "../../dev/hub-emulator/start-hub-emulator";
 import { type StartedRunner, startRunner } from "../../dev/start-runner";
@@ -16,6 +17,7 @@ let dir: string;
 let hub: HubEmulator;
 let runner: StartedRunner | undefined;
 let size: number;
+let other: StartedRunner | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "cold-start-"));
@@ -30,6 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runner?.stop("SIGKILL");
+  await other?.stop("SIGKILL");
   await hub?.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -87,4 +90,26 @@ it("listens at once, reports the cold-start phases on /readyz and to waiting cha
   ).text();
   expect(metrics).toMatch(new RegExp(`^phi4_model_download_bytes ${size}$`, "m"));
   expect(metrics).toMatch(/^phi4_model_load_seconds [0-9.]*[1-9]/m);
+}, 60_000);
+
+it("gives an OpenAI stream made during the cold start its whole reply", async () => {
+  other = await startRunner({
+    MODEL_REPO: REPO,
+    MODEL_FILE: FILE,
+    MODEL_CACHE_DIR: join(dir, "volume-openai"),
+    HF_ENDPOINT: hub.url,
+    CONTEXT_SIZE: "2048",
+    PARALLEL: "2",
+  });
+  const openai = new OpenAI({ baseURL: `${other.url}/v1`, apiKey: other.secret, maxRetries: 0 });
+  const messages = [{ role: "user" as const, content: "hi" }];
+  // The stream hears several status events in a row (no OpenAI chunk for them) while it waits.
+  const streamed = (async () => {
+    const stream = await openai.chat.completions.create({ model: "tiny", messages, stream: true });
+    let text = "";
+    for await (const part of stream) text += part.choices[0]?.delta.content ?? "";
+    return text;
+  })();
+  expect(await streamed).toBe(TINY_REPLY.text);
+  await other.stop("SIGKILL");
 }, 60_000);
