@@ -7,6 +7,9 @@ import { ensureModel } from "./model-store/ensure-model";
 import { createApp } from "./server/create-app";
 import { Metrics } from "./server/metrics";
 
+/** How long waiting chats get to receive the cold-start error before a failed runner exits. */
+const FAILED_DRAIN_MS = 2000;
+
 /**
  * The runner: listens at once, then downloads (or takes `MODEL_PATH`) and loads the model.
  * Until it is ready `/readyz` answers 503 with the phase, and chats wait with status events.
@@ -92,8 +95,16 @@ async function main() {
       { err: error instanceof Error ? error.message : String(error) },
       "cold start failed",
     );
-    // A runner that cannot serve should be replaced, not linger unready.
-    server.close();
+    // A runner that cannot serve should be replaced, not linger unready. Waiting chats were
+    // just rejected; exiting in this tick would cut their streams before the error is written.
+    // close() resolves once every connection is done (idle keep-alive ones are closed at once).
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FAILED_DRAIN_MS);
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     process.exit(1);
   }
 }

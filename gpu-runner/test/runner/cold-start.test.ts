@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChatEvent } from "@phi4-edge/shared";
-import { createPhi4Client } from "@phi4-edge/shared/client";
+import { createPhi4Client, errorCode } from "@phi4-edge/shared/client";
 import OpenAI from "openai";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type HubEmulator, startHubEmulator } from "../../dev/hub-emulator/start-hub-emulator";
@@ -112,4 +112,35 @@ it("gives an OpenAI stream made during the cold start its whole reply", async ()
   })();
   expect(await streamed).toBe(TINY_REPLY.text);
   await other.stop("SIGKILL");
+}, 60_000);
+
+it("ends chats waiting on a failed cold start with a typed error, then exits 1", async () => {
+  hub.setFaults({ throttle: Math.ceil(size / 3), corrupt: true });
+  other = await startRunner({
+    MODEL_REPO: REPO,
+    MODEL_FILE: FILE,
+    MODEL_CACHE_DIR: join(dir, "volume-corrupt"),
+    HF_ENDPOINT: hub.url,
+    CONTEXT_SIZE: "2048",
+  });
+  const { child } = other;
+  const exited =
+    child.exitCode !== null
+      ? Promise.resolve(child.exitCode)
+      : new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const client = createPhi4Client({ url: other.url, apiKey: other.secret });
+  const events: ChatEvent[] = [];
+  let failure: unknown;
+  try {
+    for await (const event of client.chat({ messages: [{ role: "user", content: "hi" }] })) {
+      events.push(event);
+    }
+  } catch (error) {
+    failure = error;
+  }
+  // It was waiting through the download, then heard why the runner cannot serve.
+  expect(events[0]).toMatchObject({ type: "status", phase: "downloading" });
+  expect(errorCode(failure)).toBe("INTERNAL_SERVER_ERROR");
+  expect((failure as Error).message).toMatch(/model failed to load: .*does not match the Hub/);
+  expect(await exited).toBe(1);
 }, 60_000);
