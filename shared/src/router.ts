@@ -38,8 +38,23 @@ export function formatZodError(error: ZodError): string {
     .join("; ");
 }
 
-/** The one place where domain errors become tRPC errors. */
-export function toTRPCError(error: unknown, signal?: AbortSignal): TRPCError {
+/**
+ * An error whose message was written for callers (no paths, no internals) sets `expose = true`;
+ * any other unknown error reaches the caller only as a generic message with the request id.
+ */
+export interface ExposedError extends Error {
+  readonly expose: true;
+}
+
+function isExposed(error: unknown): error is ExposedError {
+  return error instanceof Error && (error as Partial<ExposedError>).expose === true;
+}
+
+/**
+ * The one place where domain errors become tRPC errors. Unknown errors keep their text out of
+ * the reply (the engine logs it with `requestId`, which the reply names so both can be matched).
+ */
+export function toTRPCError(error: unknown, signal?: AbortSignal, requestId?: string): TRPCError {
   if (error instanceof TRPCError) return error;
   if (signal?.aborted) {
     return new TRPCError({
@@ -57,7 +72,9 @@ export function toTRPCError(error: unknown, signal?: AbortSignal): TRPCError {
   if (error instanceof ContextOverflowError) {
     return new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: error });
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = isExposed(error)
+    ? error.message
+    : `internal error${requestId ? ` (request id ${requestId})` : ""}`;
   return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message, cause: error });
 }
 
@@ -69,14 +86,14 @@ export function createAppRouter(engine: Engine) {
       try {
         yield* engine.chat(input, { signal: abort, requestId: ctx.requestId });
       } catch (error) {
-        throw toTRPCError(error, abort);
+        throw toTRPCError(error, abort, ctx.requestId);
       }
     }),
-    model: t.procedure.query(async () => {
+    model: t.procedure.query(async ({ ctx }) => {
       try {
         return await engine.model();
       } catch (error) {
-        throw toTRPCError(error);
+        throw toTRPCError(error, undefined, ctx.requestId);
       }
     }),
   });

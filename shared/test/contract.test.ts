@@ -116,7 +116,17 @@ describe("chat stream", () => {
     }
     expect(received).toEqual([{ type: "text", text: "partial" }]);
     expect(errorCode(failure)).toBe("INTERNAL_SERVER_ERROR");
-    expect((failure as Error).message).toContain("GPU fell over");
+    // The engine's own text stays on the server; the caller gets a generic message.
+    expect((failure as Error).message).toMatch(/^internal error/);
+    expect((failure as Error).message).not.toContain("GPU fell over");
+  });
+
+  it("keeps the message of an error written for callers (expose)", async () => {
+    const error = Object.assign(new Error("model failed to load: disk full"), { expose: true });
+    engine.play([error]);
+    const failure = await collect(createPhi4Client({ url }).chat(hello)).catch((e) => e);
+    expect(errorCode(failure)).toBe("INTERNAL_SERVER_ERROR");
+    expect((failure as Error).message).toBe("model failed to load: disk full");
   });
 
   it("maps a full queue to TOO_MANY_REQUESTS with a retry hint", async () => {

@@ -16,7 +16,7 @@ import {
 } from "../../dev/tiny-model/write-tiny-model";
 import { createLogger } from "../log";
 import { NO_OBSERVER } from "./engine-observer";
-import { LlamaEngine, type LlamaEngineOptions } from "./llama-engine";
+import { LlamaEngine, type LlamaEngineOptions, ModelLoadError } from "./llama-engine";
 
 // Real llama.cpp (CPU, one thread) on models written into a temp dir.
 let dir: string;
@@ -357,5 +357,17 @@ describe("cold start and shutdown", () => {
     expect(done.usage.completionTokens).toBeLessThan(2500);
     expect(engine.readiness().phase).toBe("draining");
     await expect(collect(engine)).rejects.toBeInstanceOf(NotReadyError);
+  });
+});
+
+describe("ModelLoadError", () => {
+  it("is shown to callers, with absolute paths cut to their last segment", () => {
+    const error = new ModelLoadError(
+      "model failed to load: cannot install /data/models/blobs/abc.incomplete: ENOSPC (https://hf.co/a/b)",
+    );
+    expect(error.expose).toBe(true);
+    expect(error.message).toBe(
+      "model failed to load: cannot install abc.incomplete: ENOSPC (https://hf.co/a/b)",
+    );
   });
 });

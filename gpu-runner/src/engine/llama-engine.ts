@@ -5,6 +5,7 @@ import {
   type ChatOptions,
   ContextOverflowError,
   type Engine,
+  type ExposedError,
   type FinishReason,
   type ModelInfo,
   NotReadyError,
@@ -49,9 +50,16 @@ export interface ModelSource {
   revision: string;
 }
 
-/** The model could not be downloaded or loaded; the runner cannot serve. */
-export class ModelLoadError extends Error {
+/**
+ * The model could not be downloaded or loaded; the runner cannot serve. Its message reaches
+ * callers (`expose`), so absolute paths (the volume's layout) are cut to their last segment.
+ */
+export class ModelLoadError extends Error implements ExposedError {
   override name = "ModelLoadError";
+  readonly expose = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message.replace(/(?<![\w.:/])\/(?:[^\s/'"`:,;]+\/)+(?=[^\s/'"`:,;]+)/g, ""), options);
+  }
 }
 
 /** The runner is shutting down: callers should go to another runner (SERVICE_UNAVAILABLE). */

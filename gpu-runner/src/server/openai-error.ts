@@ -18,8 +18,12 @@ export interface OpenAIErrorReply {
  * A failure in OpenAI's error shape. Domain errors go through the contract's `toTRPCError`
  * first, so the OpenAI surface and tRPC agree on every code.
  */
-export function openAIError(error: unknown, signal?: AbortSignal): OpenAIErrorReply {
-  const trpc = toTRPCError(error, signal);
+export function openAIError(
+  error: unknown,
+  signal?: AbortSignal,
+  requestId?: string,
+): OpenAIErrorReply {
+  const trpc = toTRPCError(error, signal, requestId);
   const { status, type } = BY_CODE[trpc.code] ?? { status: 500, type: "server_error" };
   const headers: Record<string, string> = {};
   const cause = trpc.cause;

@@ -31,7 +31,8 @@ export function openAIRoutes(engine: Engine, modelId: string) {
     if (!parsed.ok) return reply(invalidRequest(parsed.message));
     const { request, input } = parsed;
     const signal = c.req.raw.signal;
-    const events = engine.chat(input, { signal, requestId: c.get("requestId") });
+    const requestId = c.get("requestId");
+    const events = engine.chat(input, { signal, requestId });
     const iterator = events[Symbol.asyncIterator]();
     const meta = {
       id: `chatcmpl-${randomUUID()}`,
@@ -51,7 +52,7 @@ export function openAIRoutes(engine: Engine, modelId: string) {
           else if (event.type === "done") done = event;
         }
       } catch (error) {
-        return reply(openAIError(error, signal));
+        return reply(openAIError(error, signal, requestId));
       }
       return c.json({
         ...meta,
@@ -79,7 +80,7 @@ export function openAIRoutes(engine: Engine, modelId: string) {
     try {
       first = await Promise.race([pending, delay(PING_MS).then(() => undefined)]);
     } catch (error) {
-      return reply(openAIError(error, signal));
+      return reply(openAIError(error, signal, requestId));
     }
     if (first) pending = Promise.resolve(first);
     const includeUsage = request.stream_options?.include_usage === true;
@@ -108,7 +109,7 @@ export function openAIRoutes(engine: Engine, modelId: string) {
           try {
             next = await Promise.race([pending, delay(PING_MS).then(() => undefined)]);
           } catch (error) {
-            send(controller, openAIError(error, signal).body);
+            send(controller, openAIError(error, signal, requestId).body);
             finished = true;
             controller.close();
             return;
