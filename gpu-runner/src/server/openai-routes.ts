@@ -41,35 +41,37 @@ export function openAIRoutes(engine: Engine, modelId: string) {
     };
 
     if (!request.stream) {
-      let reasoning = "";
-      let text = "";
-      let done: DoneEvent | undefined;
-      try {
-        for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
-          const event = r.value;
-          if (event.type === "reasoning") reasoning += event.text;
-          else if (event.type === "text") text += event.text;
-          else if (event.type === "done") done = event;
-        }
-      } catch (error) {
-        return reply(openAIError(error, signal, requestId));
-      }
-      return c.json({
-        ...meta,
-        object: "chat.completion",
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: "assistant",
-              content: text,
-              ...(reasoning ? { reasoning_content: reasoning } : {}),
-            },
-            finish_reason: finishReason(done?.finishReason),
-            logprobs: null,
-          },
-        ],
-        usage: done ? openAIUsage(done.usage) : undefined,
+      const completion = collectCompletion(iterator, meta).catch(
+        (error): Completion => ({ ok: false, error: openAIError(error, signal, requestId) }),
+      );
+      // Quick answers and early refusals (full queue, prompt too long) keep their real status.
+      const early = await Promise.race([completion, delay(PING_MS).then(() => undefined)]);
+      if (early) return early.ok ? c.json(early.body) : reply(early.error);
+      // A long answer: headers now, then a space every PING_MS until the JSON is ready, so the
+      // edge (which wants headers within seconds) and proxies (which close silent responses)
+      // keep waiting. Leading whitespace is valid JSON. A failure after this point can only
+      // be told in the body: an OpenAI error object under status 200.
+      const encoder = new TextEncoder();
+      let finished = false;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const result = await Promise.race([completion, delay(PING_MS).then(() => undefined)]);
+          if (!result) {
+            controller.enqueue(encoder.encode(" "));
+            return;
+          }
+          finished = true;
+          controller.enqueue(
+            encoder.encode(JSON.stringify(result.ok ? result.body : result.error.body)),
+          );
+          controller.close();
+        },
+        async cancel() {
+          if (!finished) await iterator.return?.();
+        },
+      });
+      return new Response(body, {
+        headers: { "content-type": "application/json", "cache-control": "no-cache" },
       });
     }
 
@@ -157,6 +159,44 @@ export function openAIRoutes(engine: Engine, modelId: string) {
   });
 
   return app;
+}
+
+type Completion = { ok: true; body: object } | { ok: false; error: OpenAIErrorReply };
+
+/** Reads the whole reply into one `chat.completion` object. */
+async function collectCompletion(
+  iterator: AsyncIterator<ChatEvent>,
+  meta: { id: string; created: number; model: string },
+): Promise<Completion> {
+  let reasoning = "";
+  let text = "";
+  let done: DoneEvent | undefined;
+  for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+    const event = r.value;
+    if (event.type === "reasoning") reasoning += event.text;
+    else if (event.type === "text") text += event.text;
+    else if (event.type === "done") done = event;
+  }
+  return {
+    ok: true,
+    body: {
+      ...meta,
+      object: "chat.completion",
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: "assistant",
+            content: text,
+            ...(reasoning ? { reasoning_content: reasoning } : {}),
+          },
+          finish_reason: finishReason(done?.finishReason),
+          logprobs: null,
+        },
+      ],
+      usage: done ? openAIUsage(done.usage) : undefined,
+    },
+  };
 }
 
 function reply(error: OpenAIErrorReply): Response {

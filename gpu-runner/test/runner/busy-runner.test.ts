@@ -96,6 +96,11 @@ describe("a busy runner", () => {
       .catch((e) => e);
     expect(rejected).toBeInstanceOf(OpenAI.RateLimitError);
     expect(Number(rejected.headers.get("retry-after"))).toBeGreaterThan(0);
+    // A non-stream call refused at once keeps its real status too (no keep-alive spaces).
+    const rejectedWhole = await openai.chat.completions
+      .create({ model: "slow", messages: long.messages })
+      .catch((e) => e);
+    expect(rejectedWhole).toBeInstanceOf(OpenAI.RateLimitError);
 
     // The running caller goes away: its sequence serves the queued one.
     busy.controller.abort();
@@ -111,7 +116,7 @@ describe("a busy runner", () => {
     await until(async () => /^phi4_active_sequences 0$/m.test(await metrics()));
     const text = await metrics();
     expect(text).toMatch(/^phi4_requests_total\{outcome="cancelled"\} 1$/m);
-    expect(text).toMatch(/^phi4_requests_total\{outcome="queue_full"\} 2$/m);
+    expect(text).toMatch(/^phi4_requests_total\{outcome="queue_full"\} 3$/m);
     expect(text).toMatch(/^phi4_queue_depth 0$/m);
   });
 
@@ -182,6 +187,70 @@ describe("a busy runner", () => {
     await until(async () => /^phi4_queue_depth 0$/m.test(await metrics()));
     busy.controller.abort();
     await busy.ended;
+  });
+
+  it("sends a long non-stream OpenAI reply's headers at once, then spaces until the JSON", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${runner.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${runner.secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: long.messages, max_tokens: long.maxTokens }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("application/json");
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const first = (await reader.read()).value ?? "";
+    // Bytes arrived while the reply is still being generated: they can only be keep-alive spaces.
+    expect(await metrics()).toMatch(/^phi4_active_sequences 1$/m);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.trim()).toBe("");
+    controller.abort();
+    await until(async () => /^phi4_active_sequences 0$/m.test(await metrics()));
+  });
+
+  it("lets the OpenAI SDK read a non-stream reply that starts with keep-alive spaces", async () => {
+    const busy = background(long);
+    await until(() => busy.events.some((e) => e.type === "text" || e.type === "reasoning"));
+    let firstChunk: (text: string) => void = () => {};
+    const sawFirst = new Promise<string>((resolve) => {
+      firstChunk = resolve;
+    });
+    const openai = new OpenAI({
+      baseURL: `${runner.url}/v1`,
+      apiKey: runner.secret,
+      maxRetries: 0,
+      // Records the first body bytes the SDK receives, passing everything through unchanged.
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (!response.body) return response;
+        const decoder = new TextDecoder();
+        let seen = false;
+        const body = response.body.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, out) {
+              if (!seen) firstChunk(decoder.decode(chunk));
+              seen = true;
+              out.enqueue(chunk);
+            },
+          }),
+        );
+        return new Response(body, { status: response.status, headers: response.headers });
+      },
+    });
+    // `then` at once: the SDK reads the body only once its promise is awaited.
+    const reply = openai.chat.completions
+      .create({ model: "slow", messages: long.messages, max_tokens: 5 })
+      .then((completion) => completion);
+    // Queued behind the busy caller, it hears a space first; then the busy caller leaves.
+    expect((await sawFirst).trim()).toBe("");
+    busy.controller.abort();
+    await busy.ended;
+    const completion = await reply;
+    expect(completion.object).toBe("chat.completion");
+    expect(completion.choices[0]?.message.role).toBe("assistant");
+    expect(completion.choices[0]?.finish_reason).toBe("length");
+    expect(completion.usage?.completion_tokens).toBe(5);
   });
 
   it("on SIGTERM stops accepting, lets a running stream finish, and exits 0", async () => {

@@ -92,7 +92,7 @@ it("listens at once, reports the cold-start phases on /readyz and to waiting cha
   expect(metrics).toMatch(/^phi4_model_load_seconds [0-9.]*[1-9]/m);
 }, 60_000);
 
-it("gives an OpenAI stream made during the cold start its whole reply", async () => {
+it("gives OpenAI callers made during the cold start their whole reply, stream and non-stream", async () => {
   other = await startRunner({
     MODEL_REPO: REPO,
     MODEL_FILE: FILE,
@@ -110,7 +110,10 @@ it("gives an OpenAI stream made during the cold start its whole reply", async ()
     for await (const part of stream) text += part.choices[0]?.delta.content ?? "";
     return text;
   })();
+  // The non-stream call gets its headers at once and spaces until the JSON is ready.
+  const whole = openai.chat.completions.create({ model: "tiny", messages, stream: false });
   expect(await streamed).toBe(TINY_REPLY.text);
+  expect((await whole).choices[0]?.message.content).toBe(TINY_REPLY.text);
   await other.stop("SIGKILL");
 }, 60_000);
 
