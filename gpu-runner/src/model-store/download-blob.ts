@@ -187,6 +187,7 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
         for (const chunk of chunks) hash.update(chunk);
         s.offset += length;
         inFlight = 0;
+        o.onBytes(s.offset); // progress counts bytes that are in the file
         // Flush to disk while the network keeps going, so the final fsync has little left to do.
         unsynced += length;
         if (unsynced >= SYNC_BYTES && !syncing) {
@@ -241,10 +242,7 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
       }
       batch.push(chunk); // hashed once written, in order
       batched += chunk.length;
-      if (batched >= FLUSH_BYTES) {
-        await flush();
-        o.onBytes(s.offset);
-      }
+      if (batched >= FLUSH_BYTES) await flush();
     }
   } finally {
     try {
