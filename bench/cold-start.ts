@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { getLlama } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { startHubEmulator } from "../gpu-runner/dev/hub-emulator/start-hub-emulator";
 import { parseEnv } from "../gpu-runner/src/env";
 import { ensureModel, type ModelProgress } from "../gpu-runner/src/model-store/ensure-model";
@@ -20,7 +20,7 @@ export default async function coldStartBench(): Promise<Figure[]> {
     repos: [{ repo: REPO, files: { [FILE]: await benchModel() } }],
   });
   const volume = await mkdtemp(join(tmpdir(), "phi4-cold-"));
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
   try {
     const env = parseEnv({
       RUNNER_INSECURE: "1",
