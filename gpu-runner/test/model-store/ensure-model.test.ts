@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { scanCacheDir } from "@huggingface/hub";
@@ -13,21 +12,25 @@ import {
   ModelNotFoundError,
   OfflineModelMissingError,
 } from "../../src/model-store/errors";
-import { bodyBytes, bodyRequests, FILE, type Fixture, fixture, REPO, TOKEN } from "./fixtures";
+import {
+  bodyBytes,
+  bodyRequests,
+  FILE,
+  type Fixture,
+  fast,
+  fixture,
+  MB,
+  REPO,
+  repoDir,
+  sha256,
+  TOKEN,
+} from "./fixtures";
 
-const MB = 1 << 20;
-const fast = { retry: { attempts: 3, baseMs: 10 }, idleTimeoutMs: 2_000 };
 let fx: Fixture | undefined;
 afterEach(async () => {
   await fx?.close();
   fx = undefined;
 });
-
-const sha256 = async (path: string) =>
-  createHash("sha256")
-    .update(await readFile(path))
-    .digest("hex");
-const repoDir = (f: Fixture) => join(f.cacheDir, `models--${REPO.replace("/", "--")}`);
 
 function memoryLogger() {
   const lines: string[] = [];

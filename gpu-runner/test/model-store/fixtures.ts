@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -12,6 +12,9 @@ import {
 import { parseEnv, type RunnerEnv } from "../../src/env";
 
 export const REPO = "test-owner/tiny-GGUF";
+export const MB = 1 << 20;
+/** Retry and idle-timeout settings short enough for tests. */
+export const fast = { retry: { attempts: 3, baseMs: 10 }, idleTimeoutMs: 2_000 };
 export const FILE = "model-Q4_K_M.gguf";
 export const TOKEN = "hf_emulatedtokenemulatedtoken";
 
@@ -70,4 +73,15 @@ export function bodyRequests(requests: LoggedRequest[]): LoggedRequest[] {
 
 export function bodyBytes(requests: LoggedRequest[]): number {
   return bodyRequests(requests).reduce((n, r) => n + r.bytes, 0);
+}
+
+export async function sha256(path: string): Promise<string> {
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
+}
+
+/** The repo's folder in the cache layout (`models--owner--name`). */
+export function repoDir(f: Fixture): string {
+  return join(f.cacheDir, `models--${REPO.replace("/", "--")}`);
 }

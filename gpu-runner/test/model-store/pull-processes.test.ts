@@ -1,11 +1,20 @@
-import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { bodyBytes, bodyRequests, FILE, type Fixture, fixture, REPO, TOKEN } from "./fixtures";
+import {
+  bodyBytes,
+  bodyRequests,
+  FILE,
+  type Fixture,
+  fixture,
+  MB,
+  REPO,
+  repoDir,
+  sha256,
+  TOKEN,
+} from "./fixtures";
 import { type PullProcess, progressLines, startPull } from "./pull-process";
 
-const MB = 1 << 20;
 let fx: Fixture | undefined;
 let running: PullProcess[] = [];
 afterEach(async () => {
@@ -21,10 +30,6 @@ const pull = (vars: Record<string, string>) => {
   running.push(p);
   return p;
 };
-const sha256 = async (path: string) =>
-  createHash("sha256")
-    .update(await readFile(path))
-    .digest("hex");
 const isProgress = (phases: string[]) => (line: string) =>
   phases.some((phase) => line.startsWith(`{"phase":"${phase}"`));
 
@@ -76,7 +81,7 @@ describe("pull CLI processes on one shared volume", () => {
     });
     first.child.kill("SIGKILL");
     expect(await first.exited).toBe(null);
-    const blobsDir = join(fx.cacheDir, `models--${REPO.replace("/", "--")}`, "blobs");
+    const blobsDir = join(repoDir(fx), "blobs");
     const left = await readdir(blobsDir);
     expect(left.some((n) => n.endsWith(".lock"))).toBe(true); // the dead owner's lock is still there
     expect(left.some((n) => n.endsWith(".incomplete"))).toBe(true);

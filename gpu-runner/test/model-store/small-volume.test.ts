@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ensureModel } from "../../src/model-store/ensure-model";
 import { DiskSpaceError, VolumeNotWritableError } from "../../src/model-store/errors";
-import { bodyRequests, type Fixture, fixture, REPO } from "./fixtures";
+import { bodyRequests, type Fixture, fixture, MB, REPO } from "./fixtures";
 
 // A real 3 MB filesystem (tmpfs) makes a real ENOSPC and EROFS. Mounting needs root (as in this
 // project's CI container); elsewhere these tests are skipped.
@@ -26,7 +26,6 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const MB = 1 << 20;
 const fast = { retry: { attempts: 2, baseMs: 10 }, idleTimeoutMs: 2_000 };
 let fx: Fixture | undefined;
 afterEach(async () => {

@@ -1,10 +1,19 @@
-import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ensureModel } from "../../src/model-store/ensure-model";
 import { VolumeIoError } from "../../src/model-store/errors";
-import { bodyRequests, FILE, type Fixture, fixture, REPO } from "./fixtures";
+import {
+  bodyRequests,
+  FILE,
+  type Fixture,
+  fast,
+  fixture,
+  MB,
+  REPO,
+  repoDir,
+  sha256,
+} from "./fixtures";
 
 // EIO (a failing EFS or disk) cannot be produced on this machine, so the temp file's handle is the
 // real one except that chosen calls fail the way Node's fs does. Everything else is real.
@@ -46,8 +55,6 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   return { ...real, open, default: { ...real, open } };
 });
 
-const MB = 1 << 20;
-const fast = { retry: { attempts: 3, baseMs: 10 }, idleTimeoutMs: 2_000 };
 let fx: Fixture | undefined;
 afterEach(async () => {
   faults.writevFrom = undefined;
@@ -56,11 +63,7 @@ afterEach(async () => {
   fx = undefined;
 });
 
-const sha256 = async (path: string) =>
-  createHash("sha256")
-    .update(await readFile(path))
-    .digest("hex");
-const blobsDir = (f: Fixture) => join(f.cacheDir, `models--${REPO.replace("/", "--")}`, "blobs");
+const blobsDir = (f: Fixture) => join(repoDir(f), "blobs");
 
 describe("a write to the temp file fails (EIO)", () => {
   it("is a clear error naming the file, never a retry that installs a blob with a hole", async () => {
