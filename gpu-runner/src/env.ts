@@ -1,12 +1,13 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
+import { DRAIN_SECONDS } from "./server/connection-timeouts";
 
 const flag = z
   .enum(["1", "0", "true", "false", ""])
   .optional()
   .transform((v) => v === "1" || v === "true");
 
-/** The runner's whole configuration (DESIGN.md table). Nothing else reads `process.env`. */
+/** The runner's whole configuration (the README's table). Nothing else reads `process.env`. */
 export const RunnerEnv = z
   .object({
     MODEL_REPO: z
@@ -28,8 +29,8 @@ export const RunnerEnv = z
     CONTEXT_SIZE: z.coerce.number().int().min(256).default(8192),
     QUEUE_MAX: z.coerce.number().int().min(0).default(64),
     THREADS: z.coerce.number().int().min(1).default(availableParallelism()),
-    /** How long SIGTERM lets running streams finish; below ECS's stopTimeout (120 s) in infra. */
-    DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(100),
+    /** How long SIGTERM lets running streams finish; the default stays below ECS's stopTimeout. */
+    DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(DRAIN_SECONDS),
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),

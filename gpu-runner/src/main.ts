@@ -4,6 +4,7 @@ import { LlamaEngine } from "./engine/llama-engine";
 import { ConfigError, parseEnv, type RunnerEnv } from "./env";
 import { createLogger } from "./log";
 import { ensureModel } from "./model-store/ensure-model";
+import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from "./server/connection-timeouts";
 import { createApp } from "./server/create-app";
 import { Metrics } from "./server/metrics";
 
@@ -39,10 +40,22 @@ async function main() {
   });
   const modelId = basename(env.MODEL_PATH ?? env.MODEL_FILE).replace(/\.gguf$/i, "");
   const app = createApp({ engine, logger, metrics, secret: env.RUNNER_SECRET, modelId });
-  const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
-    // Always logged, whatever LOG_LEVEL: supervisors and tests wait for this line.
-    logger.child({}, { level: "info" }).info({ port: info.port }, "listening");
-  });
+  const server = serve(
+    {
+      fetch: app.fetch,
+      port: env.PORT,
+      // Outlast the load balancer's idle timeout, or it reuses connections the runner closed.
+      serverOptions: {
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: HEADERS_TIMEOUT_MS,
+      },
+    },
+    (info) => {
+      // Always logged, whatever LOG_LEVEL: supervisors and tests wait for this line.
+      logger.child({}, { level: "info" }).info({ port: info.port }, "listening");
+    },
+  );
 
   server.on("error", (error) => {
     logger.fatal({ err: error.message, port: env.PORT }, "cannot listen");

@@ -31,9 +31,19 @@ export interface LoadedLlama {
 }
 
 /**
+ * An explicit `GPU=cuda`/`vulkan` that cannot be honoured. Production asks for `cuda`: a
+ * 14B model on the CPU would run out of memory or answer at a few tokens per second while
+ * reporting ready, so the runner fails its cold start instead and is replaced.
+ */
+export class GpuUnavailableError extends Error {
+  override name = "GpuUnavailableError";
+}
+
+/**
  * Loads the model and one context with `parallel` sequences. GPU and CPU are the same code
- * path: `GPU` only chooses getLlama's backend. An explicit `cuda`/`vulkan` that cannot start
- * falls back to the CPU with a warning, so a misconfigured host still serves.
+ * path: `GPU` only chooses getLlama's backend. `GPU=auto` falls back to the CPU (local use);
+ * an explicit `cuda`/`vulkan` is strict: a backend that cannot start, or a model with no layer
+ * on the GPU, is a GpuUnavailableError.
  */
 export async function loadLlama(options: LoadLlamaOptions): Promise<LoadedLlama> {
   const { logger } = options;
@@ -59,6 +69,7 @@ export async function loadLlama(options: LoadLlamaOptions): Promise<LoadedLlama>
     onLoadProgress: options.onProgress,
   });
   try {
+    requireOffload(options.gpu, model.gpuLayers);
     const context = await model.createContext({
       contextSize: options.contextSize,
       sequences: options.parallel,
@@ -102,6 +113,13 @@ async function getBackend(options: LoadLlamaOptions): Promise<Llama> {
     return await getLlama({ ...common, gpu });
   } catch (error) {
     if (gpu === false) throw error;
+    if (gpu !== "auto") {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new GpuUnavailableError(
+        `GPU=${gpu}: the ${backendName(gpu)} backend cannot start (${reason})${gpu === "cuda" ? CUDA_HINT : ""}; GPU=auto would fall back to the CPU`,
+        { cause: error },
+      );
+    }
     options.logger.warn(
       {
         requested: options.gpu,
@@ -111,4 +129,21 @@ async function getBackend(options: LoadLlamaOptions): Promise<Llama> {
     );
     return await getLlama({ ...common, gpu: false });
   }
+}
+
+/** What node-llama-cpp's prebuilt CUDA backend links (a test reads it from the binary). */
+const CUDA_HINT =
+  ": its CUDA build needs an NVIDIA GPU with driver >= 580, libcudart.so.13 and libcublas.so.13";
+
+/** With an explicit GPU backend, at least one layer must be on the GPU. */
+export function requireOffload(requested: GpuSetting, gpuLayers: number): void {
+  if (requested !== "cuda" && requested !== "vulkan") return;
+  if (gpuLayers > 0) return;
+  throw new GpuUnavailableError(
+    `GPU=${requested}: the model loaded with no layer offloaded to the ${backendName(requested)} GPU (too little free VRAM?)`,
+  );
+}
+
+function backendName(gpu: "cuda" | "vulkan"): string {
+  return gpu === "cuda" ? "CUDA" : "Vulkan";
 }
