@@ -17,6 +17,7 @@ import {
 import { createLogger } from "../log";
 import { NO_OBSERVER } from "./engine-observer";
 import { LlamaEngine, type LlamaEngineOptions, ModelLoadError } from "./llama-engine";
+import { GpuUnavailableError } from "./load-llama";
 
 // Real llama.cpp (CPU, one thread) on models written into a temp dir.
 let dir: string;
@@ -174,26 +175,17 @@ describe("LlamaEngine on the tiny model", () => {
 });
 
 describe("backend selection", () => {
-  it("falls back to the CPU when the requested GPU backend cannot start, and logs the choice", async () => {
+  it("GPU=cuda is strict: a CUDA backend that cannot start fails the load, naming why", async () => {
     const lines: string[] = [];
     const engine = createEngine({
       gpu: "cuda",
       logger: createLogger("info", { write: (line: string) => void lines.push(line) }),
     });
-    await engine.load(tiny);
-    expect(engine.model().gpu).toBe(false);
-    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(
-      logged.find((l) => l.msg === "GPU backend unavailable, falling back to CPU"),
-    ).toMatchObject({
-      requested: "cuda",
-    });
-    expect(logged.find((l) => l.msg === "llama backend")).toMatchObject({
-      requested: "cuda",
-      backend: "cpu",
-      threads: 1,
-    });
-    expect((await collect(engine)).text).toBe(TINY_REPLY.text);
+    const error = await engine.load(tiny).catch((e) => e);
+    expect(error).toBeInstanceOf(GpuUnavailableError);
+    expect(error.message).toMatch(/^GPU=cuda: the CUDA backend cannot start .*libcudart\.so\.13/);
+    expect(engine.readiness().phase).toBe("failed");
+    expect(lines.join("\n")).not.toContain("falling back");
   });
 });
 
