@@ -1,8 +1,8 @@
 import type { Phase } from "./events";
 
 /**
- * Domain errors an Engine throws. The router turns each into a TRPCError in one place
- * (`toTRPCError`). The codes below are the closed list callers can see: the runner's, then the
+ * Domain errors an Engine throws. They become TRPCErrors in one place (`toTRPCError`) and reach
+ * the wire through one table (`WIRE_ERRORS`, ./wire-errors.ts). The codes below are the closed list callers can see: the runner's, then the
  * edge's own refusals (unknown route, body too large, runner unreachable or silent).
  */
 export const ERROR_CODES = [
@@ -22,6 +22,8 @@ export type Phi4ErrorCode = (typeof ERROR_CODES)[number];
 /** The model is not loaded yet (cold start). Callers may retry; `phase`/`progress` say how far. */
 export class NotReadyError extends Error {
   override name = "NotReadyError";
+  /** When to retry, if the thrower knows better than the table's default. */
+  retryAfterMs?: number;
   constructor(
     readonly phase: Phase,
     readonly progress?: number,
@@ -61,4 +63,16 @@ export interface Phi4ErrorData {
   phase?: Phase;
   progress?: number;
   retryAfterMs?: number;
+}
+
+/**
+ * An error whose message was written for callers (no paths, no internals) sets `expose = true`;
+ * any other unknown error reaches the caller only as a generic message with the request id.
+ */
+export interface ExposedError extends Error {
+  readonly expose: true;
+}
+
+export function isExposed(error: unknown): error is ExposedError {
+  return error instanceof Error && (error as Partial<ExposedError>).expose === true;
 }

@@ -3,3 +3,4 @@ export * from "./errors";
 export * from "./events";
 export * from "./router";
 export * from "./schemas";
+export * from "./wire-errors";

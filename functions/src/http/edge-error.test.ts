@@ -1,3 +1,10 @@
+import { ERROR_CODES } from "@phi4-edge/shared";
+import {
+  openAIErrorBody,
+  trpcErrorShape,
+  WIRE_ERRORS,
+  wireErrorHeaders,
+} from "@phi4-edge/shared/wire-errors";
 import { expect, test } from "vitest";
 import { EdgeError, errorResponse } from "./edge-error";
 
@@ -22,6 +29,19 @@ test("an OpenAI caller gets OpenAI's error shape; 401 carries WWW-Authenticate",
   expect(res.status).toBe(401);
   expect(res.headers.get("www-authenticate")).toMatch(/^Bearer /);
   expect(await res.json()).toEqual({
-    error: { message: "no", type: "authentication_error", param: null, code: "unauthorized" },
+    error: { message: "no", type: "authentication_error", param: null, code: "invalid_api_key" },
   });
+});
+
+test.each(ERROR_CODES)("%s is written from the contract's wire table", async (code) => {
+  const wire = { code, message: "m" };
+  const openai = errorResponse("/v1/chat/completions", new EdgeError(code, "m"), "r");
+  expect(openai.status).toBe(WIRE_ERRORS[code].status);
+  expect(await openai.json()).toEqual(openAIErrorBody(wire));
+  for (const [name, value] of Object.entries(wireErrorHeaders(wire))) {
+    expect(openai.headers.get(name)).toBe(value);
+  }
+  const trpc = errorResponse("/trpc/chat", new EdgeError(code, "m"), "r");
+  expect(trpc.status).toBe(WIRE_ERRORS[code].status);
+  expect(await trpc.json()).toEqual({ error: trpcErrorShape(wire, "chat") });
 });

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import { openAIErrorResponse, openAIReply } from "./openai-error";
 
 /**
  * A checker for `Authorization: Bearer <secret>`. Both sides are hashed first, so the
@@ -23,17 +24,8 @@ export function bearerAuth(
   return async function bearerAuth(c, next) {
     if (check(c.req.header("authorization"))) return next();
     onRefused();
-    return c.json(
-      {
-        error: {
-          message: "missing or wrong bearer token",
-          type: "authentication_error",
-          param: null,
-          code: "invalid_api_key",
-        },
-      },
-      401,
-      { "www-authenticate": "Bearer" },
+    return openAIErrorResponse(
+      openAIReply({ code: "UNAUTHORIZED", message: "missing or wrong bearer token" }),
     );
   };
 }

@@ -1,4 +1,4 @@
-import { createAppRouter, type Engine } from "@phi4-edge/shared";
+import { createAppRouter, type Engine, toWireError, wireErrorHeaders } from "@phi4-edge/shared";
 import { TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
@@ -6,6 +6,7 @@ import type pino from "pino";
 import type { Readiness } from "../engine/llama-engine";
 import { bearerAuth, bearerChecker } from "./bearer-auth";
 import type { Gauges, Metrics } from "./metrics";
+import { openAIError, openAIErrorResponse, openAIReply } from "./openai-error";
 import { openAIRoutes } from "./openai-routes";
 import { type RunnerVariables, requestContext } from "./request-context";
 
@@ -56,6 +57,9 @@ export function createApp(options: CreateAppOptions) {
         }
         return { requestId: c.get("requestId"), caller: c.req.header("x-phi4-caller") };
       },
+      // Retry-After and WWW-Authenticate on refusals, as on the OpenAI routes.
+      responseMeta: ({ errors }) =>
+        errors[0] ? { headers: wireErrorHeaders(toWireError(errors[0])) } : {},
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") {
           c.get("log").error({ path, err: error.message }, "trpc error");
@@ -74,31 +78,13 @@ export function createApp(options: CreateAppOptions) {
   });
 
   app.notFound((c) =>
-    c.json(
-      {
-        error: {
-          message: `no route ${c.req.method} ${c.req.path}`,
-          type: "invalid_request_error",
-          param: null,
-          code: "not_found",
-        },
-      },
-      404,
+    openAIErrorResponse(
+      openAIReply({ code: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` }),
     ),
   );
   app.onError((error, c) => {
     c.get("log")?.error({ err: error.message }, "unhandled error");
-    return c.json(
-      {
-        error: {
-          message: "internal error",
-          type: "server_error",
-          param: null,
-          code: "internal_server_error",
-        },
-      },
-      500,
-    );
+    return openAIErrorResponse(openAIError(error, undefined, c.get("requestId")));
   });
   return app;
 }

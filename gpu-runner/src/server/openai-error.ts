@@ -1,48 +1,41 @@
-import { NotReadyError, QueueFullError, toTRPCError } from "@phi4-edge/shared";
-
-const BY_CODE: Record<string, { status: number; type: string }> = {
-  BAD_REQUEST: { status: 400, type: "invalid_request_error" },
-  UNAUTHORIZED: { status: 401, type: "authentication_error" },
-  TOO_MANY_REQUESTS: { status: 429, type: "rate_limit_error" },
-  SERVICE_UNAVAILABLE: { status: 503, type: "service_unavailable_error" },
-  CLIENT_CLOSED_REQUEST: { status: 499, type: "client_closed_request" },
-};
+import {
+  openAIErrorBody,
+  toWireError,
+  WIRE_ERRORS,
+  type WireError,
+  wireErrorHeaders,
+} from "@phi4-edge/shared";
 
 export interface OpenAIErrorReply {
   status: number;
-  body: { error: { message: string; type: string; param: string | null; code: string } };
+  body: ReturnType<typeof openAIErrorBody>;
   headers: Record<string, string>;
 }
 
-/**
- * A failure in OpenAI's error shape. Domain errors go through the contract's `toTRPCError`
- * first, so the OpenAI surface and tRPC agree on every code.
- */
+/** An error in OpenAI's shape, with its status and headers from the contract's wire table. */
+export function openAIReply(error: WireError): OpenAIErrorReply {
+  return {
+    status: WIRE_ERRORS[error.code].status,
+    headers: wireErrorHeaders(error),
+    body: openAIErrorBody(error),
+  };
+}
+
+/** Any failure in OpenAI's shape; domain errors map as they do for tRPC (`toTRPCError`). */
 export function openAIError(
   error: unknown,
   signal?: AbortSignal,
   requestId?: string,
 ): OpenAIErrorReply {
-  const trpc = toTRPCError(error, signal, requestId);
-  const { status, type } = BY_CODE[trpc.code] ?? { status: 500, type: "server_error" };
-  const headers: Record<string, string> = {};
-  const cause = trpc.cause;
-  if (cause instanceof QueueFullError) {
-    headers["retry-after"] = String(Math.max(1, Math.ceil(cause.retryAfterMs / 1000)));
-  }
-  if (cause instanceof NotReadyError) headers["retry-after"] = "5";
-  return {
-    status,
-    headers,
-    body: { error: { message: trpc.message, type, param: null, code: trpc.code.toLowerCase() } },
-  };
+  return openAIReply(toWireError(error, signal, requestId));
 }
 
 /** A validation failure of the request body. */
 export function invalidRequest(message: string, param: string | null = null): OpenAIErrorReply {
-  return {
-    status: 400,
-    headers: {},
-    body: { error: { message, type: "invalid_request_error", param, code: "bad_request" } },
-  };
+  return openAIReply({ code: "BAD_REQUEST", message, param });
+}
+
+/** The reply as a Response. */
+export function openAIErrorResponse(reply: OpenAIErrorReply): Response {
+  return Response.json(reply.body, { status: reply.status, headers: reply.headers });
 }

@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { ChatEvent, DoneEvent, Engine, FinishReason, Usage } from "@phi4-edge/shared";
 import { PING_MS } from "@phi4-edge/shared";
 import { Hono } from "hono";
-import { invalidRequest, type OpenAIErrorReply, openAIError } from "./openai-error";
+import {
+  invalidRequest,
+  type OpenAIErrorReply,
+  openAIError,
+  openAIErrorResponse as reply,
+} from "./openai-error";
 import { parseOpenAIRequest } from "./openai-request";
 import type { RunnerVariables } from "./request-context";
 
@@ -197,10 +202,6 @@ async function collectCompletion(
       usage: done ? openAIUsage(done.usage) : undefined,
     },
   };
-}
-
-function reply(error: OpenAIErrorReply): Response {
-  return Response.json(error.body, { status: error.status, headers: error.headers });
 }
 
 /** OpenAI knows `stop` and `length`; a forced end of reasoning still ends normally. */
