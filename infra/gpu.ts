@@ -57,34 +57,49 @@ const launchTemplate = new aws.ec2.LaunchTemplate("RunnerLaunchTemplate", {
       ebs: { volumeSize: 100, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
     },
   ],
-  metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 },
+  // Hop limit 1: the host (ECS agent) reaches the metadata service, containers behind the
+  // docker bridge (one hop more) do not, so they cannot take the instance role's credentials.
+  metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 },
   tagSpecifications: [
     { resourceType: "instance", tags: { Name: `${$app.name}-${$app.stage}-gpu` } },
   ],
 });
 
-export const autoScalingGroup = new aws.autoscaling.Group("RunnerInstances", {
-  vpcZoneIdentifiers: vpc.publicSubnets,
-  minSize: 0,
-  maxSize: runners.max,
-  // Managed termination protection: ECS, not the ASG, decides which instance may go.
-  protectFromScaleIn: true,
-  mixedInstancesPolicy: {
-    instancesDistribution: {
-      onDemandBaseCapacity: 0,
-      onDemandPercentageAboveBaseCapacity: 100,
-      onDemandAllocationStrategy: "prioritized",
-    },
-    launchTemplate: {
-      launchTemplateSpecification: {
-        launchTemplateId: launchTemplate.id,
-        version: "$Latest",
+/**
+ * One instance more than runners: a rolling deploy starts a new task (one GPU, so one instance)
+ * before it stops an old one, also when the stage runs at its maximum.
+ */
+export const maxInstances = runners.max + 1;
+
+export const autoScalingGroup = new aws.autoscaling.Group(
+  "RunnerInstances",
+  {
+    vpcZoneIdentifiers: vpc.publicSubnets,
+    minSize: 0,
+    maxSize: maxInstances,
+    // Managed termination protection: ECS, not the ASG, decides which instance may go.
+    protectFromScaleIn: true,
+    // On delete, terminate protected instances instead of waiting for them forever.
+    forceDelete: true,
+    mixedInstancesPolicy: {
+      instancesDistribution: {
+        onDemandBaseCapacity: 0,
+        onDemandPercentageAboveBaseCapacity: 100,
+        onDemandAllocationStrategy: "prioritized",
       },
-      overrides: instanceTypes.map((instanceType) => ({ instanceType })),
+      launchTemplate: {
+        launchTemplateSpecification: {
+          launchTemplateId: launchTemplate.id,
+          version: "$Latest",
+        },
+        overrides: instanceTypes.map((instanceType) => ({ instanceType })),
+      },
     },
+    tags: [{ key: "AmazonECSManaged", value: "true", propagateAtLaunch: true }],
   },
-  tags: [{ key: "AmazonECSManaged", value: "true", propagateAtLaunch: true }],
-});
+  // Terminating GPU instances takes a few minutes each.
+  { customTimeouts: { delete: "20m" } },
+);
 
 export const capacityProvider = new aws.ecs.CapacityProvider("GpuCapacity", {
   autoScalingGroupProvider: {
@@ -95,13 +110,14 @@ export const capacityProvider = new aws.ecs.CapacityProvider("GpuCapacity", {
       status: "ENABLED",
       targetCapacity: 100,
       minimumScalingStepSize: 1,
-      maximumScalingStepSize: Math.max(1, runners.max),
+      maximumScalingStepSize: maxInstances,
       instanceWarmupPeriod: 300,
     },
   },
 });
 
-new aws.ecs.ClusterCapacityProviders("ClusterCapacity", {
+/** The service must be created after, and deleted before, this association (runner.ts). */
+export const clusterCapacity = new aws.ecs.ClusterCapacityProviders("ClusterCapacity", {
   clusterName: cluster.name,
   capacityProviders: [capacityProvider.name],
   defaultCapacityProviderStrategies: [{ capacityProvider: capacityProvider.name, weight: 1 }],

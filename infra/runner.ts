@@ -2,7 +2,12 @@
  * The runner service: a task definition that takes one GPU and mounts the shared model volume,
  * a TLS load balancer in front, and the ECS service that ties them to the GPU capacity.
  */
-import { capacityProvider, cluster, instanceSecurityGroup } from "./gpu";
+import {
+  DRAIN_SECONDS,
+  LOAD_BALANCER_IDLE_SECONDS,
+  STOP_TIMEOUT_SECONDS,
+} from "../gpu-runner/src/server/connection-timeouts";
+import { capacityProvider, cluster, clusterCapacity, instanceSecurityGroup } from "./gpu";
 import { imageUri } from "./runner-image";
 import { hfTokenParameter, runnerSecretParameter } from "./secrets";
 import {
@@ -106,6 +111,7 @@ export const taskDefinition = new aws.ecs.TaskDefinition("RunnerTask", {
         { name: "GPU", value: "cuda" },
         { name: "PARALLEL", value: String(parallel) },
         { name: "LOG_LEVEL", value: "info" },
+        { name: "DRAIN_SECONDS", value: String(DRAIN_SECONDS) },
         ...modelOverrides,
       ],
       // Injected by the ECS agent from SSM at start: never in the task definition in plain text.
@@ -122,8 +128,9 @@ export const taskDefinition = new aws.ecs.TaskDefinition("RunnerTask", {
         timeout: 10,
         retries: 10,
       },
-      // The load balancer drains streams first (deregistration delay); this is the last word.
-      stopTimeout: 120,
+      // The load balancer drains streams first (deregistration delay); then SIGTERM gives the
+      // runner DRAIN_SECONDS, below this, before SIGKILL.
+      stopTimeout: STOP_TIMEOUT_SECONDS,
       logConfiguration: {
         logDriver: "awslogs",
         options: {
@@ -188,7 +195,8 @@ export const loadBalancer = new sst.aws.Alb("RunnerLb", {
   listeners: [{ port: 443, protocol: "https" }],
   transform: {
     // Streams keep bytes flowing with pings; this only closes connections that went silent.
-    loadBalancer: { idleTimeout: 300 },
+    // The runner keeps idle connections longer (connection-timeouts.ts), or callers see 502s.
+    loadBalancer: { idleTimeout: LOAD_BALANCER_IDLE_SECONDS },
     // HTTPS only (SST's default group admits every port).
     securityGroup: (args) => {
       args.ingress = [
@@ -231,7 +239,18 @@ export const service = new aws.ecs.Service(
     deploymentMaximumPercent: 200,
     deploymentCircuitBreaker: { enable: true, rollback: true },
     waitForSteadyState: false,
+    // Delete even with tasks running (a stage is removed while awake).
+    forceDelete: true,
   },
-  // Autoscaling and the edge's wake-up own the desired count after creation.
-  { ignoreChanges: ["desiredCount"], dependsOn: [loadBalancer] },
+  {
+    // Autoscaling and the edge's wake-up own the desired count after creation.
+    ignoreChanges: ["desiredCount"],
+    // Tasks need the capacity provider associated with the cluster (and the association can
+    // only go once the service is gone); the listener must exist for the target group.
+    dependsOn: [clusterCapacity, loadBalancer],
+    // Deleting drains every target (deregistration delay), then stops the tasks.
+    customTimeouts: {
+      delete: `${Math.ceil((longestStreamSeconds + STOP_TIMEOUT_SECONDS) / 60) + 10}m`,
+    },
+  },
 );

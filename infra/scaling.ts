@@ -2,17 +2,19 @@
  * How many runners run, between the stage's min and max:
  * - load: target tracking on the runners' own `Load` metric (requests in flight + queued, per
  *   runner, from EMF lines on stdout) aiming at PARALLEL;
- * and in stages that sleep (min 0), because target tracking cannot leave zero:
- * - wake: the load balancer answering 503 itself (no runner registered) adds one runner, a
- *   backstop for the edge, which wakes the service at once through ECS UpdateService
- *   (functions/src/wake);
- * - sleep: no request for `idleMinutes` sets the count back to zero.
+ * and in stages that sleep (min 0), because target tracking cannot leave zero, the two alarms
+ * of infra/scale-to-zero.ts (its pure control loop is tested on scenarios):
+ * - wake: the load balancer refused a caller itself (503, no runner registered): exactly one
+ *   runner. A backstop for the edge, which wakes the service at once through ECS
+ *   UpdateService (functions/src/wake);
+ * - sleep: no request reached the load balancer, forwarded or refused, for `idleMinutes`: zero.
  * Production keeps min ≥ 1, so ECS itself replaces a failed runner and none of that applies.
  */
 
 import { cluster } from "./gpu";
 import { loadBalancer, metricsNamespace, service } from "./runner";
-import { coldStartSeconds, idleMinutes, parallel, runners } from "./stage";
+import { type AlarmRule, inAlarm, sleepRule, trafficMetrics, wakeRule } from "./scale-to-zero";
+import { idleMinutes, parallel, runners } from "./stage";
 
 export const scalingTarget = new aws.appautoscaling.Target("RunnerScaling", {
   serviceNamespace: "ecs",
@@ -49,65 +51,62 @@ const lbDimensions = { LoadBalancer: loadBalancer.nodes.loadBalancer.arnSuffix }
 
 export const sleepsWhenIdle = runners.min === 0;
 
-if (sleepsWhenIdle) {
-  const wakePolicy = new aws.appautoscaling.Policy("RunnerWake", {
-    ...target,
-    policyType: "StepScaling",
-    stepScalingPolicyConfiguration: {
-      adjustmentType: "ChangeInCapacity",
-      // The alarm repeats while no runner is registered; the cooldown makes that one runner.
-      cooldown: coldStartSeconds,
-      metricAggregationType: "Maximum",
-      stepAdjustments: [{ metricIntervalLowerBound: "0", scalingAdjustment: 1 }],
-    },
-  });
-
-  new aws.cloudwatch.MetricAlarm("RunnerWakeAlarm", {
-    alarmDescription: "The load balancer has no runner to send requests to",
-    namespace: "AWS/ApplicationELB",
-    metricName: "HTTPCode_ELB_503_Count",
-    dimensions: lbDimensions,
-    statistic: "Sum",
-    period: 60,
-    evaluationPeriods: 1,
-    threshold: 1,
-    comparisonOperator: "GreaterThanOrEqualToThreshold",
-    treatMissingData: "notBreaching",
-    alarmActions: [wakePolicy.arn],
-  });
-
-  const sleepPolicy = new aws.appautoscaling.Policy("RunnerSleep", {
+/**
+ * One rule of the scale-to-zero loop as an alarm (metric math over the load balancer's traffic,
+ * missing minutes as 0) and the step policy it invokes, which sets an exact runner count: the
+ * alarm repeats every minute while in ALARM, and an exact count never stacks.
+ */
+function ruleAlarm(rule: AlarmRule, description: string) {
+  const policy = new aws.appautoscaling.Policy(`Runner${capitalized(rule.name)}`, {
     ...target,
     policyType: "StepScaling",
     stepScalingPolicyConfiguration: {
       adjustmentType: "ExactCapacity",
-      cooldown: 300,
+      cooldown: 60,
       metricAggregationType: "Maximum",
-      stepAdjustments: [{ metricIntervalUpperBound: "0", scalingAdjustment: 0 }],
+      stepAdjustments: [
+        rule.comparison === "LessThanThreshold"
+          ? { metricIntervalUpperBound: "0", scalingAdjustment: rule.capacity }
+          : { metricIntervalLowerBound: "0", scalingAdjustment: rule.capacity },
+      ],
     },
   });
-
-  new aws.cloudwatch.MetricAlarm("RunnerSleepAlarm", {
-    alarmDescription: `No request for ${idleMinutes} minutes: stop the runners`,
-    // An idle load balancer reports no datapoint at all; FILL turns that into a 0 the step
-    // policy can act on. Streams still running are drained (deregistration delay) first.
+  const quietMinuteBreaches = inAlarm({ ...rule, minutes: 1 }, []);
+  new aws.cloudwatch.MetricAlarm(`Runner${capitalized(rule.name)}Alarm`, {
+    alarmDescription: description,
     metricQueries: [
-      { id: "requests", expression: "FILL(m1, 0)", returnData: true },
-      {
-        id: "m1",
-        metric: {
-          namespace: "AWS/ApplicationELB",
-          metricName: "RequestCount",
-          dimensions: lbDimensions,
-          stat: "Sum",
-          period: 60,
-        },
-      },
+      { id: "traffic", expression: rule.expression, returnData: true },
+      ...Object.entries(trafficMetrics)
+        .filter(([id]) => rule.expression.includes(id))
+        .map(([id, metricName]) => ({
+          id,
+          metric: {
+            namespace: "AWS/ApplicationELB",
+            metricName,
+            dimensions: lbDimensions,
+            stat: "Sum",
+            period: 60,
+          },
+        })),
     ],
-    evaluationPeriods: idleMinutes,
-    threshold: 1,
-    comparisonOperator: "LessThanThreshold",
-    treatMissingData: "breaching",
-    alarmActions: [sleepPolicy.arn],
+    evaluationPeriods: rule.minutes,
+    threshold: rule.threshold,
+    comparisonOperator: rule.comparison,
+    // An idle load balancer reports no datapoint at all: a quiet minute, as FILL(…, 0) says.
+    treatMissingData: quietMinuteBreaches ? "breaching" : "notBreaching",
+    alarmActions: [policy.arn],
   });
+}
+
+function capitalized(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+if (sleepsWhenIdle) {
+  ruleAlarm(wakeRule, "A caller was refused for want of a runner: start exactly one");
+  // Streams still running are drained (deregistration delay) before the runners stop.
+  ruleAlarm(
+    sleepRule(idleMinutes),
+    `No request reached the load balancer for ${idleMinutes} minutes: stop the runners`,
+  );
 }

@@ -68,12 +68,6 @@ export const modelOverrides = [
   return value ? [{ name, value }] : [];
 });
 
-/** Cloudflare rate-limit namespaces are account-wide: keep production's apart from dev stages. */
-export const rateLimitNamespaceId = intFromEnv(
-  "PHI4_RATE_LIMIT_NAMESPACE",
-  isProduction ? 1001 : 1002,
-);
-
 function intFromEnv(name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;

@@ -24,6 +24,10 @@ export interface MockedResource {
   inputs: Record<string, Untyped>;
   /** The `retainOnDelete` option it was registered with (kept by `sst remove`). */
   retainOnDelete: boolean;
+  /** Names of the resources in its `dependsOn` option. */
+  dependsOn: string[];
+  /** Its `customTimeouts` option (e.g. `{ delete: "45m" }`). */
+  customTimeouts: { create?: string; update?: string; delete?: string };
 }
 
 export interface MockedDeploy {
@@ -62,12 +66,22 @@ export async function deployUnderMocks(
   const pulumi = await importPlatform("@pulumi/pulumi");
   const resources: MockedResource[] = [];
   const calls: MockedDeploy["calls"] = [];
-  const retained = new Map<string, boolean>();
+  const options = new Map<
+    string,
+    Pick<MockedResource, "retainOnDelete" | "dependsOn" | "customTimeouts">
+  >();
   await pulumi.runtime.setMocks(
     {
       newResource(args: { type: string; name: string; inputs: Untyped; id?: string }) {
-        const retainOnDelete = retained.get(`${args.type}::${args.name}`) ?? false;
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, retainOnDelete });
+        const recorded = options.get(`${args.type}::${args.name}`);
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          retainOnDelete: recorded?.retainOnDelete ?? false,
+          dependsOn: recorded?.dependsOn ?? [],
+          customTimeouts: recorded?.customTimeouts ?? {},
+        });
         return { id: `${args.name}-id`, state: { ...args.inputs, ...fakeState(args) } };
       },
       call(args: { token: string; inputs: Untyped }) {
@@ -89,8 +103,13 @@ export async function deployUnderMocks(
     // transformation can see resource options, which never reach the mock monitor.
     const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation(
-        (args: { type: string; name: string; opts: { retainOnDelete?: boolean } }) => {
-          retained.set(`${args.type}::${args.name}`, args.opts.retainOnDelete === true);
+        (args: { type: string; name: string; opts: Untyped }) => {
+          const dependsOn = [args.opts.dependsOn ?? []].flat() as { __name?: string }[];
+          options.set(`${args.type}::${args.name}`, {
+            retainOnDelete: args.opts.retainOnDelete === true,
+            dependsOn: dependsOn.map((r) => r.__name ?? "?"),
+            customTimeouts: args.opts.customTimeouts ?? {},
+          });
           return undefined;
         },
       );

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
  * scaling, the Worker's bindings).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { deployRules, expectAlarmFollows, sleepRule, wakeRule } from "./deploy-rules";
 import { deployUnderMocks, type MockedDeploy, testEnv } from "./deploy-under-mocks";
 import { byName, container, envOf, runnerContainer, workerBindings } from "./expect-deploy";
 
@@ -14,6 +15,8 @@ beforeAll(async () => {
   // The first run on a fresh clone generates .sst/platform (~1 min).
 }, 300_000);
 afterAll(() => deploy?.close());
+
+describe("rules every stage follows", () => deployRules(() => deploy));
 
 describe("GPU capacity", () => {
   test("the runner container requires one GPU and runs on EC2 capacity", () => {
@@ -196,7 +199,8 @@ describe("scaling in a dev stage", () => {
     const target = deploy.one("aws:appautoscaling/target:Target");
     expect([target.inputs.minCapacity, target.inputs.maxCapacity]).toEqual([0, 1]);
     expect(deploy.one("aws:ecs/service:Service").inputs.desiredCount).toBe(0);
-    expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(1);
+    // One instance more, for the new task of a rolling deploy.
+    expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(2);
   });
 
   test("load is tracked on the metric the task's sidecar publishes, aiming at PARALLEL", () => {
@@ -216,23 +220,9 @@ describe("scaling in a dev stage", () => {
     expect(config.targetValue).toBe(Number(envOf(runnerContainer(deploy)).PARALLEL));
   });
 
-  test("the load balancer's own 503s (no runner) add a runner; idleness removes them all", () => {
-    const alarms = deploy.ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
-    const wake = alarms.find((a) => a.name === "RunnerWakeAlarm")!;
-    expect(wake.inputs.metricName).toBe("HTTPCode_ELB_503_Count");
-    expect(wake.inputs.alarmActions).toEqual([expect.stringContaining("RunnerWake")]);
-    const wakePolicy = byName(deploy, "aws:appautoscaling/policy:Policy", "RunnerWake");
-    expect(wakePolicy.inputs.stepScalingPolicyConfiguration.stepAdjustments).toEqual([
-      { metricIntervalLowerBound: "0", scalingAdjustment: 1 },
-    ]);
-
-    const sleep = alarms.find((a) => a.name === "RunnerSleepAlarm")!;
-    expect(sleep.inputs.alarmActions).toEqual([expect.stringContaining("RunnerSleep")]);
-    const sleepPolicy = byName(deploy, "aws:appautoscaling/policy:Policy", "RunnerSleep");
-    expect(sleepPolicy.inputs.stepScalingPolicyConfiguration).toMatchObject({
-      adjustmentType: "ExactCapacity",
-      stepAdjustments: [{ metricIntervalUpperBound: "0", scalingAdjustment: 0 }],
-    });
+  test("the wake and sleep alarms are the scale-to-zero rules (infra/scale-to-zero.ts)", () => {
+    expectAlarmFollows(deploy, "RunnerWakeAlarm", wakeRule);
+    expectAlarmFollows(deploy, "RunnerSleepAlarm", sleepRule(30));
   });
 });
 

@@ -1,10 +1,11 @@
 /**
  * The real sst.config.ts for `production` under Pulumi mocks: what differs from a dev stage
- * (capacity always warm, data kept, its own names and rate-limit namespace).
+ * (capacity always warm, data kept, its own names).
  */
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { deployRules } from "./deploy-rules";
 import { deployUnderMocks, type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
 import { workerBindings } from "./expect-deploy";
 
@@ -15,11 +16,13 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => deploy?.close());
 
+describe("rules every stage follows", () => deployRules(() => deploy));
+
 test("production keeps one runner warm and scales up to four", () => {
   const target = deploy.one("aws:appautoscaling/target:Target");
   expect([target.inputs.minCapacity, target.inputs.maxCapacity]).toEqual([1, 4]);
   expect(deploy.one("aws:ecs/service:Service").inputs.desiredCount).toBe(1);
-  expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(4);
+  expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(5);
 });
 
 test("production never sleeps: only load tracking, no wake or idle policies", () => {
