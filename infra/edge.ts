@@ -5,6 +5,8 @@
  * runners from zero ECS_CLUSTER, ECS_SERVICE, AWS_REGION, AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY (functions/src/wake).
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { cluster } from "./gpu";
 import { runnerUrl, service } from "./runner";
 import { runnerSecret } from "./secrets";
@@ -52,6 +54,17 @@ export const runnerWaker = new sst.Linkable("RunnerWaker", {
   ],
 });
 
+/**
+ * The web playground's built files (functions/scripts/build-playground.ts), as in
+ * functions/wrangler.jsonc; `npm run deploy` builds them before `sst deploy`.
+ */
+const PLAYGROUND_ASSETS = "functions/playground/dist";
+if (!existsSync(path.join($cli.paths.root, PLAYGROUND_ASSETS, "index.html"))) {
+  throw new Error(
+    `${PLAYGROUND_ASSETS} is missing: run \`npm run deploy\` (it builds the playground), or \`npm run -w functions build:playground\` before \`sst deploy\``,
+  );
+}
+
 export const worker = new sst.cloudflare.Worker("Edge", {
   handler: "functions/src/index.ts",
   url: true,
@@ -68,6 +81,8 @@ export const worker = new sst.cloudflare.Worker("Edge", {
     ],
   },
   migrations: [{ tag: "v1", newSqliteClasses: ["KeyLimiter"] }],
+  // Served before the Worker runs and without a key; other paths reach the Worker's allow-list.
+  assets: { directory: PLAYGROUND_ASSETS },
   link: [keys, limiter, runnerSecretBinding, runnerWaker],
   environment: {
     RUNNER_URL: runnerUrl,

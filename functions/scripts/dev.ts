@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
+import { buildPlayground } from "./build-playground";
 
 /** Bindings a developer may set in the shell; they win over functions/.dev.vars. */
 const FROM_ENVIRONMENT = [
@@ -40,6 +41,7 @@ function main(extraArgs: string[]) {
     );
     process.exit(1);
   }
+  buildPlayground();
   const dir = resolve(FUNCTIONS, ".wrangler");
   mkdirSync(dir, { recursive: true });
   const envFile = resolve(dir, "dev.env");

@@ -291,3 +291,35 @@ describe("abort", () => {
     );
   });
 });
+
+describe("the playground (static assets)", () => {
+  test("is served at / without a key, with headers that keep model output inert", async () => {
+    const page = await fetch(`${stack.edge.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('<script type="module" src="/app.js">');
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("default-src 'none'");
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    for (const [path, type] of [
+      ["/app.js", /javascript/],
+      ["/style.css", /^text\/css/],
+    ] as const) {
+      const res = await fetch(`${stack.edge.url}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type"), path).toMatch(type);
+    }
+  });
+
+  test("leaves the API routes behind the allow-list and the key", async () => {
+    const chat = await fetch(`${stack.edge.url}/trpc/chat?batch=1`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ 0: HI }),
+    });
+    expect(chat.status).toBe(401);
+    expect((await fetch(`${stack.edge.url}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${stack.edge.url}/favicon.ico`)).status).toBe(404);
+  });
+});

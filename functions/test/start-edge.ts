@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { unstable_startWorker } from "wrangler";
+import { buildPlayground } from "../scripts/build-playground";
 
 // wrangler's three calls to the outside world, each a 3 s timeout offline (NOTES.md).
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -25,6 +26,7 @@ export interface StartEdgeOptions {
 
 /** The real Worker under workerd (wrangler's dev server) on a free loopback port. */
 export async function startEdge(options: StartEdgeOptions): Promise<StartedEdge> {
+  buildPlayground(); // the static assets wrangler.jsonc points at
   const logs: string[] = [];
   const bindings = Object.fromEntries(
     Object.entries(options.vars).map(([name, value]) => [

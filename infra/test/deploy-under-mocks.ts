@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { buildPlayground } from "../../functions/scripts/build-playground";
 import { ensurePlatform } from "../ensure-platform";
 
 // biome-ignore lint/suspicious/noExplicitAny: Pulumi's mock inputs and SDK modules are untyped JSON here
@@ -56,6 +57,7 @@ export async function deployUnderMocks(
   env: Record<string, string>,
 ): Promise<MockedDeploy> {
   await ensurePlatform();
+  buildPlayground(); // the Worker's static assets, as `npm run deploy` builds them
   Object.assign(process.env, env);
   const server = await startSstRpc();
   const local = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 /**
  * The real sst.config.ts for a dev stage, under Pulumi mocks: each test names a property of the
  * deployment that would be wrong if the infrastructure were (GPU, volume, secrets, health,
@@ -6,7 +7,7 @@ import { readFileSync } from "node:fs";
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { deployRules, expectAlarmFollows, sleepRule, wakeRule } from "./deploy-rules";
-import { deployUnderMocks, type MockedDeploy, testEnv } from "./deploy-under-mocks";
+import { deployUnderMocks, type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
 import { byName, container, envOf, runnerContainer, workerBindings } from "./expect-deploy";
 
 let deploy: MockedDeploy;
@@ -269,6 +270,19 @@ describe("the edge Worker", () => {
       newTag: "v1",
       steps: [{ newSqliteClasses: ["KeyLimiter"] }],
     });
+  });
+
+  test("serves the built playground as static assets, as wrangler.jsonc does", () => {
+    const script = deploy.one("cloudflare:index/workersScript:WorkersScript");
+    const directory = script.inputs.assets.directory as string;
+    expect(directory).toBe(path.join(root, "functions/playground/dist"));
+    expect(existsSync(path.join(directory, "index.html"))).toBe(true);
+    expect(script.inputs.assets.config.headers).toContain("Content-Security-Policy");
+    const jsonc = readFileSync(new URL("../../functions/wrangler.jsonc", import.meta.url), "utf8");
+    const local = JSON.parse(jsonc.replace(/^\s*\/\/.*$/gm, "")) as {
+      assets: { directory: string };
+    };
+    expect(path.resolve(root, "functions", local.assets.directory)).toBe(directory);
   });
 
   test("runs with the compatibility date and flags `wrangler dev` uses locally", () => {

@@ -20,6 +20,11 @@ export interface TinyModelOptions {
   random?: RandomModelShape;
   /** Tensor type of the weight matrices (norms stay F32). Default F16. */
   type?: TensorType;
+  /**
+   * The answer never ends: after `A…Z` come list items `\n- A…Z` until `maxTokens` or an abort.
+   * For tests that need a stream still in progress (a Stop button, a screenshot mid-answer).
+   */
+  endless?: boolean;
 }
 
 export interface RandomModelShape {
@@ -83,8 +88,11 @@ function gpt2ByteTokens(): string[] {
   return tokens;
 }
 
+/** Bytes that follow `Z` in the endless answer: a new Markdown list item (`\n- `). */
+export const ENDLESS_ITEM = "\n- ";
+
 /** Successor of each token under greedy decoding: the reply chain, everything else ends. */
-function successors(): number[] {
+function successors(endless: boolean): number[] {
   const { tokens, id } = TINY_VOCAB;
   const next = tokens.map(() => id("<|im_end|>"));
   const chain = [
@@ -96,6 +104,12 @@ function successors(): number[] {
     "<|im_end|>",
   ].map(id);
   for (let i = 0; i + 1 < chain.length; i++) next[chain[i] ?? 0] = chain[i + 1] ?? 0;
+  if (endless) {
+    // Byte tokens are their byte value; each byte in the loop appears once, so the cycle is
+    // Z → \n → - → space → A.
+    const loop = [id("Z"), ...Buffer.from(ENDLESS_ITEM), id("A")];
+    for (let i = 0; i + 1 < loop.length; i++) next[loop[i] ?? 0] = loop[i + 1] ?? 0;
+  }
   return next;
 }
 
@@ -145,7 +159,7 @@ export async function writeTinyModel(path: string, options: TinyModelOptions = {
   const weight = (name: string, dims: number[]): TensorSpec =>
     random ? randomTensor(name, dims, type, rng) : dense(name, dims, type, () => 0);
 
-  const next = successors();
+  const next = successors(Boolean(options.endless));
   const tensors: TensorSpec[] = [
     random
       ? randomTensor("token_embd.weight", [nEmbd, vocab], type, rng)
