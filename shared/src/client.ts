@@ -1,8 +1,25 @@
 import { createTRPCClient, httpBatchStreamLink, TRPCClientError } from "@trpc/client";
-import type { Phi4ErrorCode, Phi4ErrorData } from "./errors";
-import type { ChatEvent, StatusEvent } from "./events";
-import type { AppRouter } from "./router";
-import type { ChatInput, ModelInfo } from "./schemas";
+import type { Phi4ErrorCode, Phi4ErrorData } from "./errors.js";
+import type { ChatEvent, StatusEvent } from "./events.js";
+import type { AppRouter } from "./router.js";
+import type { ChatInput, ModelInfo } from "./schemas.js";
+
+// The published package (`client/`) has this file as its one entry: the contract's types an app
+// needs are exported from here, as types only, so importing the client loads no server code.
+export type { Phi4ErrorCode, Phi4ErrorData } from "./errors.js";
+export type {
+  ChatEvent,
+  DoneEvent,
+  FinishReason,
+  Phase,
+  ReasoningEvent,
+  StatusEvent,
+  TextEvent,
+  Timings,
+  Usage,
+} from "./events.js";
+export type { AppRouter } from "./router.js";
+export type { ChatInput, ChatMessage, ModelInfo, Reasoning, Role } from "./schemas.js";
 
 export interface Phi4ClientOptions {
   /** Base URL of the edge (or a runner), e.g. `https://phi4.example.com`; `/trpc` is appended. */

@@ -1,5 +1,5 @@
-import type { ChatEvent } from "./events";
-import type { ChatInput, ModelInfo } from "./schemas";
+import type { ChatEvent } from "./events.js";
+import type { ChatInput, ModelInfo } from "./schemas.js";
 
 export interface ChatOptions {
   /** Aborted when the caller goes away; the engine must stop and free its slot. */

@@ -1,4 +1,4 @@
-import type { Phase } from "./events";
+import type { Phase } from "./events.js";
 
 /**
  * Domain errors an Engine throws. They become TRPCErrors in one place (`toTRPCError`) and reach

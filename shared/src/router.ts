@@ -1,15 +1,15 @@
 import { initTRPC } from "@trpc/server";
 import { ZodError } from "zod";
-import type { Engine } from "./engine";
-import type { Phi4ErrorData } from "./errors";
-import { ChatInput } from "./schemas";
+import type { Engine } from "./engine.js";
+import type { Phi4ErrorData } from "./errors.js";
+import { ChatInput } from "./schemas.js";
 import {
   formatZodError,
   isContractCode,
   toTRPCError,
   toWireError,
   trpcErrorData,
-} from "./wire-errors";
+} from "./wire-errors.js";
 
 export interface Context {
   requestId?: string;

@@ -8,8 +8,8 @@ import {
   type Phi4ErrorCode,
   type Phi4ErrorData,
   QueueFullError,
-} from "./errors";
-import type { Phase } from "./events";
+} from "./errors.js";
+import type { Phase } from "./events.js";
 
 /** How one contract code looks on the wire, in every protocol. */
 export interface WireRow {

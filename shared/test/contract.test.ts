@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ChatEvent, type ChatInput, NotReadyError, QueueFullError } from "../src";
-import { createPhi4Client, errorCode, errorData } from "../src/client";
-import { aborted, FakeEngine, gate, serveEngine } from "./fake-engine";
+import { createPhi4Client, errorCode, errorData } from "../src/client.js";
+import { type ChatEvent, type ChatInput, NotReadyError, QueueFullError } from "../src/index.js";
+import { aborted, FakeEngine, gate, serveEngine } from "./fake-engine.js";
 
 const done: ChatEvent = {
   type: "done",

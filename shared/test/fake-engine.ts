@@ -7,7 +7,7 @@ import {
   createAppRouter,
   type Engine,
   type ModelInfo,
-} from "../src";
+} from "../src/index.js";
 
 type Step = ChatEvent | Error | ((signal: AbortSignal) => Promise<void>);
 

@@ -12,7 +12,7 @@ import {
   trpcErrorShape,
   WIRE_ERRORS,
   wireErrorHeaders,
-} from "../src";
+} from "../src/index.js";
 
 // Every contract code, one row: HTTP status, OpenAI type and code, Retry-After seconds by default.
 const ROWS = {
