@@ -6,7 +6,7 @@ import { EdgeError, errorResponse } from "./http/edge-error";
 import type { Logger } from "./http/logger";
 import { requestContext } from "./http/request-context";
 import { rateLimit } from "./limits/rate-limit";
-import { isAllowedRoute } from "./proxy/allowed-route";
+import { chatsIn, isAllowedRoute } from "./proxy/allowed-route";
 import { passThrough } from "./proxy/pass-through";
 import { ignoreRunnerUnavailable, type OnRunnerUnavailable } from "./proxy/runner-unavailable";
 
@@ -27,7 +27,7 @@ export interface EdgeAppOptions {
 }
 
 /**
- * The edge: request id → config → CORS → allow-list (404) → auth (401) → limits (429) →
+ * The edge: request id → config → CORS → allow-list (404, batches of chats 400) → auth (401) → limits (429) →
  * streaming pass-through to the runner.
  */
 export function createEdgeApp(options: EdgeAppOptions = {}) {
@@ -56,6 +56,9 @@ export function createEdgeApp(options: EdgeAppOptions = {}) {
   app.use(async function allowList(c, next) {
     if (!isAllowedRoute(c.req.method, c.req.path)) {
       throw new EdgeError("NOT_FOUND", `no route ${c.req.method} ${c.req.path}`);
+    }
+    if (chatsIn(c.req.path) > 1) {
+      throw new EdgeError("BAD_REQUEST", "a batch may hold at most one chat");
     }
     await next();
   });

@@ -229,6 +229,33 @@ describe("limits", () => {
   });
 });
 
+describe("batches", () => {
+  test("a tRPC batch naming chat more than once is refused before the runner (limits count chats)", async () => {
+    // One HTTP request, admitted once by the limiter, would otherwise run every chat in it.
+    const id = "batch-of-chats";
+    const res = await fetch(`${stack.edge.url}/trpc/chat,chat,chat?batch=1`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${keys["one-stream"]}`,
+        "content-type": "application/json",
+        "trpc-accept": "application/jsonl",
+        "x-request-id": id,
+      },
+      body: JSON.stringify({ 0: HI, 1: HI, 2: HI }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { data: { code: string } } };
+    expect(body.error.data.code).toBe("BAD_REQUEST");
+    // A request that does pass, logged after the refused one: then the runner's log is complete.
+    const marker = `${id}-marker`;
+    await fetch(`${stack.edge.url}/v1/models`, {
+      headers: { authorization: `Bearer ${keys.main}`, "x-request-id": marker },
+    });
+    await until(() => stack.runner.logs.some((l) => l.includes(marker)), "marker in runner log");
+    expect(stack.runner.logs.filter((l) => l.includes(`"${id}"`))).toEqual([]);
+  });
+});
+
 describe("abort", () => {
   const ended = async () =>
     (await runnerMetric(stack.runner, "phi4_requests_total", 'outcome="cancelled"')) +
