@@ -53,8 +53,12 @@ export class ContextOverflowError extends Error {
   constructor(
     readonly promptTokens: number,
     readonly contextSize: number,
+    /** `promptTokens` is a lower bound (the prompt was refused before it was tokenized whole). */
+    readonly atLeast = false,
   ) {
-    super(`prompt is ${promptTokens} tokens but the context holds ${contextSize}`);
+    super(
+      `prompt is ${atLeast ? "at least " : ""}${promptTokens} tokens but the context holds ${contextSize}`,
+    );
   }
 }
 

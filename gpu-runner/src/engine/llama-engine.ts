@@ -19,6 +19,7 @@ import { Channel } from "./channel";
 import { type EngineObserver, NO_OBSERVER, type Outcome } from "./engine-observer";
 import { generateReply } from "./generate-reply";
 import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
+import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
 import { SlotPool } from "./slot-pool";
 import { toChatHistory } from "./to-chat-history";
 
@@ -75,6 +76,8 @@ interface Loaded extends LoadedLlama {
   wrapper: ChatWrapper;
   pool: SlotPool<Slot>;
   info: ModelInfo;
+  /** Bytes one token can stand for at most: bounds a prompt's tokens from its size. */
+  maxTokenBytes: number | undefined;
 }
 
 const SHUTDOWN = Symbol("shutdown");
@@ -164,7 +167,7 @@ export class LlamaEngine implements Engine {
         parallel: this.options.parallel,
         gpu: loaded.gpu,
       };
-      this.loaded = { ...loaded, wrapper, pool, info };
+      this.loaded = { ...loaded, wrapper, pool, info, maxTokenBytes: maxTokenBytes(loaded.model) };
       this.loadSeconds = (performance.now() - started) / 1000;
       this.options.logger.info(
         { loadSeconds: this.loadSeconds, wrapper: wrapper.wrapperName },
@@ -243,11 +246,17 @@ export class LlamaEngine implements Engine {
       const waited = await this.waitReady(signal, emit);
       const loaded = this.loaded as Loaded;
       if (this.draining) throw new DrainingError();
+      const contextSize = loaded.context.contextSize;
+      await assertPromptMayFit(input.messages, {
+        contextSize,
+        maxTokenBytes: loaded.maxTokenBytes,
+        countTokens: (text) => loaded.model.tokenize(text).length,
+        signal,
+      });
       const history = toChatHistory(input.messages);
       const tokens = loaded.wrapper
         .generateContextState({ chatHistory: history })
         .contextText.tokenize(loaded.model.tokenizer);
-      const contextSize = loaded.context.contextSize;
       // One free cell is needed to generate anything at all.
       if (tokens.length >= contextSize) throw new ContextOverflowError(tokens.length, contextSize);
       let queued = false;

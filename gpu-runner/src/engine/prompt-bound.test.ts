@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ContextOverflowError } from "@phi4-edge/shared";
+import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
+
+// The tiny model's real vocabulary: 256 byte tokens plus added tokens such as `</think>`.
+let dir: string;
+let llama: Llama;
+let model: LlamaModel;
+let counted: string[];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "prompt-bound-"));
+  const path = join(dir, "tiny.gguf");
+  await writeTinyModel(path);
+  llama = await getLlama({ gpu: false, build: "never", maxThreads: 1 });
+  model = await llama.loadModel({ modelPath: path });
+});
+afterAll(async () => {
+  await model?.dispose();
+  await llama?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const check = (content: string, contextSize: number) => {
+  counted = [];
+  return assertPromptMayFit([{ role: "user", content }], {
+    contextSize,
+    maxTokenBytes: maxTokenBytes(model),
+    countTokens: (text) => {
+      counted.push(text);
+      return model.tokenize(text).length;
+    },
+    signal: new AbortController().signal,
+  });
+};
+
+test("one token of a byte-level vocabulary stands for at most its longest text token", () => {
+  // `</think>` is a user-defined token matched in plain text: 8 bytes.
+  expect(maxTokenBytes(model)).toBe(8);
+});
+
+test("a prompt too large for any tokenization is refused from its size, without tokenizing", async () => {
+  const error = await check("x".repeat(1_000_000), 2048).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ContextOverflowError);
+  expect((error as Error).message).toBe(
+    "prompt is at least 125000 tokens but the context holds 2048",
+  );
+  expect(counted).toEqual([]);
+});
+
+test("a long prompt under the size bound is counted in slices and refused at the first slice over", async () => {
+  // 20,000 bytes may be as few as 2,500 tokens (under 4,096); counted, they are 20,000.
+  const error = await check("x".repeat(20_000), 4096).catch((e: unknown) => e);
+  expect((error as Error).message).toMatch(
+    /^prompt is at least \d+ tokens but the context holds 4096$/,
+  );
+  expect(counted).toHaveLength(1);
+  expect(counted[0]!.length).toBeLessThanOrEqual(16_384);
+});
+
+test("a prompt that may fit passes; short ones are not counted at all", async () => {
+  await expect(check("word ".repeat(5000), 32_768)).resolves.toBeUndefined();
+  expect(counted.join("")).toBe("word ".repeat(5000));
+  await expect(check("hello", 2048)).resolves.toBeUndefined();
+  expect(counted).toEqual([]);
+});
