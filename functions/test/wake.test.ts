@@ -95,17 +95,20 @@ describe("waking the runners from zero", () => {
     gone.close();
     const edge = await edgeFor(goneUrl, ecsUrl);
 
-    const events: ChatEvent[] = [];
-    const client = createPhi4Client({ url: edge.url, apiKey: key, waitReadyMs: 1_500 });
-    const failure = await (async () => {
-      for await (const event of client.chat({ messages: [{ role: "user", content: "hi" }] })) {
-        events.push(event);
-      }
-    })().catch((e: unknown) => e);
-
+    const hi = { messages: [{ role: "user" as const, content: "hi" }] };
+    // Told at once (no time to wait): the waking answer itself.
+    const failure = await createPhi4Client({ url: edge.url, apiKey: key, waitReadyMs: 0 })
+      .chat(hi)
+      .next()
+      .catch((e: unknown) => e);
     expect(errorCode(failure)).toBe("SERVICE_UNAVAILABLE");
     expect(errorData(failure).phase).toBe("waking");
-    expect(events[0]).toEqual({ type: "status", phase: "waking" });
+    expect(errorData(failure).retryAfterMs).toBeGreaterThan(0);
+    // With time to wait, the client reports the phase while it waits (however long the busy
+    // machine takes to answer: no deadline races the first attempt).
+    const waiting = createPhi4Client({ url: edge.url, apiKey: key }).chat(hi);
+    expect((await waiting.next()).value).toEqual({ type: "status", phase: "waking" });
+    await waiting.return();
     // The wake runs in waitUntil, after the caller's answer.
     await expect
       .poll(() => ecsCalls.some((c) => c.target.endsWith(".UpdateService")), { timeout: 5_000 })
