@@ -39,6 +39,11 @@ export const EdgeConfig = z
     MAX_BODY_BYTES: positiveInt(1024 * 1024),
     /** How long the runner may take to send response headers before the caller gets 504. */
     RUNNER_TIMEOUT_MS: positiveInt(10_000),
+    /**
+     * How long a response body may stay silent before the caller's stream is ended with
+     * GATEWAY_TIMEOUT. The runner writes a keep-alive every 500 ms, so this is ten of them.
+     */
+    STREAM_IDLE_MS: positiveInt(5_000),
     /** Comma-separated origins allowed by CORS, `*` for any; empty: no CORS headers. */
     CORS_ORIGINS: z
       .string()

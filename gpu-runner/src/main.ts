@@ -70,8 +70,10 @@ async function main() {
     const drainMs = env.DRAIN_SECONDS * 1000;
     logger.info({ signal, drainMs }, "shutting down: draining streams");
     coldStart.abort(new Error(`stopped by ${signal}`));
-    server.close();
+    // Still listening while draining: new calls get SERVICE_UNAVAILABLE with a Retry-After
+    // (callers go round again, to another runner), where a closed port was a 502 at the edge.
     await engine.drain(drainMs);
+    server.close();
     await engine.dispose().catch(() => {});
     // Idle keep-alive connections would hold the event loop open.
     if ("closeAllConnections" in server) server.closeAllConnections();

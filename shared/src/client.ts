@@ -28,7 +28,10 @@ export interface Phi4ClientOptions {
   fetch?: typeof fetch;
   /** Aborts every call made by this client. */
   signal?: AbortSignal;
-  /** How long `chat` waits through `SERVICE_UNAVAILABLE` (cold start) before giving up. */
+  /**
+   * How long `chat` waits through `SERVICE_UNAVAILABLE` (cold start, a draining runner) before
+   * giving up; between tries it waits the server's `retryAfterMs`, or backs off.
+   */
   waitReadyMs?: number;
   headers?: Record<string, string>;
 }
@@ -98,11 +101,13 @@ export function createPhi4Client(options: Phi4ClientOptions): Phi4Client {
         } catch (error) {
           const retry = !started && errorCode(error) === "SERVICE_UNAVAILABLE";
           if (!retry || Date.now() >= deadline) throw error;
-          const { phase, progress } = errorData(error);
+          const { phase, progress, retryAfterMs } = errorData(error);
           const status: StatusEvent = { type: "status", phase: phase ?? "waking" };
           if (progress !== undefined) status.progress = progress;
           yield status;
-          await sleep(Math.min(500 * 2 ** attempt, 5_000), signal);
+          // The server's hint when it gives one (it knows its drain or load), else a backoff.
+          const wait = retryAfterMs ?? Math.min(500 * 2 ** attempt, 5_000);
+          await sleep(Math.min(wait, Math.max(0, deadline - Date.now())), signal);
         }
       }
     },

@@ -96,9 +96,13 @@ export function openAIErrorBody(error: WireError) {
   return { error: { message: error.message, type, param: error.param ?? null, code } };
 }
 
-/** The error data the typed client reads (`error.data`): code, status, path and the hints. */
+/**
+ * The error data the typed client reads (`error.data`): code, status, path and the hints. Only
+ * a hint of the error's own goes in `retryAfterMs` (the client backs off by itself otherwise);
+ * the table's default is for HTTP callers, in `Retry-After`.
+ */
 export function trpcErrorData(error: WireError, path?: string) {
-  const wait = retryAfterMs(error);
+  const wait = error.retryAfterMs;
   return {
     code: error.code,
     httpStatus: httpStatus(error.code),

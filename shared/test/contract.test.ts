@@ -151,6 +151,20 @@ describe("chat stream", () => {
     ]);
   });
 
+  it("waits as long as the server's retryAfterMs says before going round again", async () => {
+    const draining = new NotReadyError("waking");
+    draining.retryAfterMs = 1_500;
+    const times: number[] = [];
+    engine.play(
+      [() => void times.push(performance.now()), draining],
+      [() => void times.push(performance.now()), done],
+    );
+    const events = await collect(createPhi4Client({ url }).chat(hello));
+    expect(events.at(-1)).toEqual(done);
+    // Its own backoff would have come back after 500 ms.
+    expect((times[1] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(1_450);
+  });
+
   it("gives up waiting for readiness after waitReadyMs with SERVICE_UNAVAILABLE", async () => {
     engine.play([new NotReadyError("downloading", 0.1)], [new NotReadyError("downloading", 0.2)]);
     const failure = await collect(createPhi4Client({ url, waitReadyMs: 100 }).chat(hello)).catch(

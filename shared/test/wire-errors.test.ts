@@ -50,7 +50,10 @@ describe.each(ERROR_CODES)("%s", (code) => {
     });
     const headers = wireErrorHeaders(wire);
     expect(headers["retry-after"] ?? null).toBe(retryAfter);
-    if (retryAfter) expect(shape.data.retryAfterMs).toBe(Number(retryAfter) * 1000);
+    expect(shape.data.retryAfterMs).toBeUndefined();
+    const hinted = trpcErrorShape({ ...wire, retryAfterMs: 2_500 });
+    expect(hinted.data.retryAfterMs).toBe(2_500);
+    expect(wireErrorHeaders({ ...wire, retryAfterMs: 2_500 })["retry-after"]).toBe("3");
     expect("www-authenticate" in headers).toBe(code === "UNAUTHORIZED");
   });
 });

@@ -3,6 +3,7 @@ import type { EdgeVariables } from "../edge-app";
 import { EdgeError } from "../http/edge-error";
 import { isNoRunnerResponse, wakingError } from "../wake/waking-error";
 import { readBody } from "./read-body";
+import { framingOf, relayBody } from "./relay-body";
 import type { OnRunnerUnavailable } from "./runner-unavailable";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the caller's credentials never cross the edge. */
@@ -123,16 +124,16 @@ export function passThrough(options: PassThroughOptions): Handler<{ Variables: E
     if (!upstream.body) {
       return new Response(null, { status: upstream.status, headers: responseHeaders });
     }
-    // workerd's native identity stream: the pipe runs outside JavaScript (no per-chunk CPU)
-    // and passes each chunk on as soon as it is written.
-    const { readable, writable } = new IdentityTransformStream();
     c.set("streaming", true);
-    c.executionCtx.waitUntil(
-      upstream.body
-        .pipeTo(writable)
-        .catch((error) => log.info({ err: String(error) }, "stream cut"))
-        .finally(release),
-    );
-    return new Response(readable, { status: upstream.status, headers: responseHeaders });
+    const relayed = relayBody(upstream.body, {
+      framing: framingOf(url.pathname, upstream.headers.get("content-type")),
+      path: url.pathname,
+      idleMs: config.STREAM_IDLE_MS,
+      onEnd: (end, cause) => {
+        if (end !== "done") log.warn({ end, err: cause ? String(cause) : undefined }, "stream cut");
+        c.executionCtx.waitUntil(release());
+      },
+    });
+    return new Response(relayed, { status: upstream.status, headers: responseHeaders });
   };
 }

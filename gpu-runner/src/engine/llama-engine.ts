@@ -69,6 +69,8 @@ export class DrainingError extends NotReadyError {
   constructor() {
     super("waking");
     this.message = "the runner is shutting down";
+    // Another runner (or this one's replacement) can take the call at once.
+    this.retryAfterMs = 1_000;
   }
 }
 

@@ -3,7 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import type pino from "pino";
-import type { Readiness } from "../engine/llama-engine";
+import { DrainingError, type Readiness } from "../engine/llama-engine";
 import { bearerAuth, bearerChecker } from "./bearer-auth";
 import type { Gauges, Metrics } from "./metrics";
 import { openAIError, openAIErrorResponse, openAIReply } from "./openai-error";
@@ -54,6 +54,11 @@ export function createApp(options: CreateAppOptions) {
         if (!check(c.req.header("authorization"))) {
           metrics.unauthorized();
           throw new TRPCError({ code: "UNAUTHORIZED", message: "missing or wrong bearer token" });
+        }
+        // A real 503 (with Retry-After), not an error inside a 200 stream.
+        if (engine.readiness().phase === "draining") {
+          const cause = new DrainingError();
+          throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: cause.message, cause });
         }
         return { requestId: c.get("requestId"), caller: c.req.header("x-phi4-caller") };
       },

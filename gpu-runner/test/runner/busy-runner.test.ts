@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChatEvent, ChatInput } from "@phi4-edge/shared";
@@ -253,7 +252,7 @@ describe("a busy runner", () => {
     expect(completion.usage?.completion_tokens).toBe(5);
   });
 
-  it("on SIGTERM stops accepting, lets a running stream finish, and exits 0", async () => {
+  it("on SIGTERM answers new calls SERVICE_UNAVAILABLE, lets a running stream finish, and exits 0", async () => {
     const openai = new OpenAI({
       baseURL: `${runner.url}/v1`,
       apiKey: runner.secret,
@@ -266,7 +265,6 @@ describe("a busy runner", () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    const port = Number(new URL(runner.url).port);
     let exit: Promise<number | null> | undefined;
     let usage: OpenAI.CompletionUsage | null | undefined;
     let finish: string | null = null;
@@ -274,7 +272,25 @@ describe("a busy runner", () => {
       if (!exit && chunk.choices[0]?.delta.content) {
         exit = runner.stop("SIGTERM");
         await until(() => runner.logs.some((l) => l.includes("shutting down")));
-        await expect(refused(port)).resolves.toBe(true);
+        // New calls are told to go elsewhere and when to come back, in both protocols.
+        const openaiRefusal = await fetch(`${runner.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${runner.secret}`, "content-type": "application/json" },
+          body: JSON.stringify({ messages: long.messages, stream: true }),
+        });
+        expect(openaiRefusal.status).toBe(503);
+        expect(openaiRefusal.headers.get("retry-after")).toBe("1");
+        expect(await openaiRefusal.json()).toMatchObject({
+          error: { type: "server_error", code: "service_unavailable" },
+        });
+        const client = createPhi4Client({ url: runner.url, apiKey: runner.secret, waitReadyMs: 0 });
+        const trpcRefusal = await client
+          .chat(long)
+          .next()
+          .catch((e: unknown) => e);
+        expect(errorCode(trpcRefusal)).toBe("SERVICE_UNAVAILABLE");
+        expect(errorData(trpcRefusal).retryAfterMs).toBe(1000);
+        expect((await fetch(`${runner.url}/readyz`)).status).toBe(503);
       }
       finish = chunk.choices[0]?.finish_reason ?? finish;
       if (chunk.usage) usage = chunk.usage;
@@ -306,15 +322,3 @@ describe("a runner past its drain deadline", () => {
     }
   });
 });
-
-/** True when a new TCP connection to the port is refused. */
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", () => resolve(true));
-  });
-}
