@@ -98,7 +98,7 @@ export class LlamaEngine implements Engine {
   private readonly shutdown = new AbortController();
   private draining = false;
   private active = 0;
-  private recentDurationsMs: number[] = [];
+  private recentServiceMs: number[] = [];
   private readonly observer: EngineObserver;
   /** Seconds the last load took (metrics). */
   loadSeconds = 0;
@@ -271,6 +271,7 @@ export class LlamaEngine implements Engine {
         },
       });
       this.active++;
+      const served = performance.now();
       try {
         if (waited || queued) emit({ type: "status", phase: "ready" });
         const done = await generateReply(
@@ -299,7 +300,7 @@ export class LlamaEngine implements Engine {
         );
       } finally {
         this.active--;
-        this.remember(performance.now() - started);
+        this.remember(performance.now() - served);
         loaded.pool.release(slot);
         this.emitChange();
       }
@@ -378,16 +379,21 @@ export class LlamaEngine implements Engine {
     }
   }
 
-  private remember(ms: number) {
-    this.recentDurationsMs.push(ms);
-    if (this.recentDurationsMs.length > 20) this.recentDurationsMs.shift();
+  /** How long a recent request held its sequence (its wait in the queue left out). */
+  private remember(serviceMs: number) {
+    this.recentServiceMs.push(serviceMs);
+    if (this.recentServiceMs.length > 20) this.recentServiceMs.shift();
   }
 
-  /** A hint for a caller turned away: roughly when one queue's worth of requests has passed. */
+  /**
+   * A hint for a caller turned away: about when the queue ahead of it has drained, from the
+   * recent service times. (Counting queue waits as service made a full queue say 60 s when it
+   * drained in 8.)
+   */
   private retryAfterMs(): number {
-    const recent = this.recentDurationsMs;
+    const recent = this.recentServiceMs;
     const average = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : 1_000;
-    const waiting = (this.loaded?.pool.queueDepth ?? 0) + 1;
+    const waiting = this.loaded?.pool.queueDepth ?? 0;
     const estimate = (average * waiting) / this.options.parallel;
     return Math.round(Math.min(60_000, Math.max(250, estimate)));
   }
