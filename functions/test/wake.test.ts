@@ -3,7 +3,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ChatEvent } from "@phi4-edge/shared";
 import { createPhi4Client, errorCode, errorData } from "@phi4-edge/shared/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { seedKeys } from "./seed-keys";

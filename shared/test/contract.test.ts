@@ -156,8 +156,8 @@ describe("chat stream", () => {
     draining.retryAfterMs = 1_500;
     const times: number[] = [];
     engine.play(
-      [() => void times.push(performance.now()), draining],
-      [() => void times.push(performance.now()), done],
+      [async () => void times.push(performance.now()), draining],
+      [async () => void times.push(performance.now()), done],
     );
     const events = await collect(createPhi4Client({ url }).chat(hello));
     expect(events.at(-1)).toEqual(done);
