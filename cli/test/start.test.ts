@@ -104,6 +104,7 @@ describe("npm start", () => {
     );
     expect(code).toBe(0);
     expect(stdout).toMatch(/This session's API key: phi4_\S+/);
+    expect(stdout).toMatch(/Playground: http:\/\/127\.0\.0\.1:\d+\/ in a browser/);
     expect(stdout).toContain(TINY_REPLY.reasoning);
     expect(stdout).toContain(TINY_REPLY.text);
     expect(stdout).toMatch(/stop · 26 reasoning \+ \d+ answer tokens/);

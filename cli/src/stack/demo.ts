@@ -49,6 +49,10 @@ try {
   cleanup.unshift(() => edge.stop());
   const apiKey = await createLocalKey(`demo-${Date.now()}`, join(dir, "edge-state"));
   say(`edge           ${edge.url} (wrangler dev), API key ${apiKey.slice(0, 12)}…`);
+  // The web playground is the edge's static page; no key needed to load it.
+  const page = await fetch(`${edge.url}/`);
+  const playground = page.ok && (await page.text()).includes("<title>phi4-edge playground</title>");
+  say(`playground     ${edge.url}/ ${playground ? "(open it in a browser)" : "NOT SERVED"}`);
 
   const runner = await startRunner({
     MODEL_REPO: REPO,
@@ -93,6 +97,7 @@ try {
   say(`assistant › ${openaiText}`);
 
   ok =
+    playground &&
     reasoning === TINY_REPLY.reasoning &&
     text === TINY_REPLY.text &&
     openaiText === TINY_REPLY.text;
@@ -101,6 +106,12 @@ try {
       ? "\ndemo ok: both answers are the tiny model's exact greedy output"
       : "\ndemo FAILED: unexpected output",
   );
+  if (ok && process.stdin.isTTY) {
+    // Someone at a terminal can try the playground on this stack before it goes away.
+    say(`\nplayground: open ${edge.url}/ and paste the API key ${apiKey}`);
+    say("press Enter to stop the stack");
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+  }
 } catch (error) {
   process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
   if (runnerLogs.length) process.stderr.write(`runner log:\n${runnerLogs.slice(-10).join("\n")}\n`);

@@ -142,7 +142,8 @@ async function main(): Promise<number> {
       });
       process.stdout.write(`${tty ? "\r\x1b[2K" : ""}ready. This session's API key: ${apiKey}\n`);
       process.stdout.write(
-        `Other terminals: npx phi4 chat "hello" --url ${edge.url} --api-key ${apiKey}\n\n`,
+        `Other terminals: npx phi4 chat "hello" --url ${edge.url} --api-key ${apiKey}\n` +
+          `Playground: ${edge.url}/ in a browser, with the key above\n\n`,
       );
 
       await chatRepl({

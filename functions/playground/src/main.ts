@@ -79,8 +79,10 @@ async function ask(): Promise<void> {
   const client = createPhi4Client({ url: location.origin, apiKey });
   try {
     for await (const event of client.chat(input, { signal: controller.signal })) {
+      // Follow the answer only while the reader is at the bottom, not while they scroll back.
+      const following = innerHeight + scrollY >= document.documentElement.scrollHeight - 48;
       turn.apply(event);
-      turn.root.scrollIntoView({ block: "end" });
+      if (following) turn.root.scrollIntoView({ block: "end" });
     }
   } catch (error) {
     if (controller.signal.aborted) turn.fail("Stopped.", "stopped");
