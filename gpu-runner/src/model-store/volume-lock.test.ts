@@ -21,18 +21,23 @@ describe("acquireVolumeLock", () => {
     first.progress(42, 100);
     const seen: number[] = [];
     let secondHolds = false;
+    let heldBeforeRelease: boolean | undefined;
     const second = acquireVolumeLock(path, {
       timing,
       onWait: (holder) => {
         seen.push(holder.bytes);
-        if (holder.bytes === 42) void first.release(); // release only once the waiter saw us
+        // Release only once the waiter saw us twice; until then it must not hold the lock.
+        if (holder.bytes === 42 && seen.length >= 2 && heldBeforeRelease === undefined) {
+          heldBeforeRelease = secondHolds;
+          void first.release();
+        }
       },
     }).then((lock) => {
       secondHolds = true;
       return lock;
     });
     const lock = await second;
-    expect(secondHolds).toBe(true);
+    expect(heldBeforeRelease).toBe(false);
     expect(seen).toContain(42);
     expect(await readLock(path)).toMatchObject({ owner: lock.owner });
     await lock.release();

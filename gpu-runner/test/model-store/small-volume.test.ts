@@ -9,18 +9,29 @@ import { DiskSpaceError, VolumeNotWritableError } from "../../src/model-store/er
 import { bodyRequests, type Fixture, fixture, MB, REPO } from "./fixtures";
 
 // A real 3 MB filesystem (tmpfs) makes a real ENOSPC and EROFS. Mounting needs root (as in this
-// project's CI container); elsewhere these tests are skipped.
+// project's CI container); elsewhere these tests are skipped, except under CI=true, where a
+// mount that fails is a failure: CI must not lose these tests without a word.
 const root = mkdtempSync(join(tmpdir(), "small-volume-"));
 const volume = join(root, "volume");
 mkdirSync(volume);
+let mountError: unknown;
 const mounted = (() => {
+  if (process.env.PHI4_TEST_NO_TMPFS === "1") {
+    mountError = new Error("PHI4_TEST_NO_TMPFS=1");
+    return false;
+  }
   try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", volume], { stdio: "ignore" });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", volume], { stdio: "pipe" });
     return true;
-  } catch {
+  } catch (error) {
+    mountError = error;
     return false;
   }
 })();
+
+it.runIf(!mounted && process.env.CI === "true")("CI can mount the small tmpfs volume", () => {
+  throw new Error(`cannot mount a tmpfs (run CI as root): ${String(mountError)}`);
+});
 afterAll(() => {
   if (mounted) execFileSync("umount", [volume], { stdio: "ignore" });
   rmSync(root, { recursive: true, force: true });
