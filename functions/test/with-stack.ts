@@ -15,13 +15,15 @@ export interface Stack {
 export interface StackOptions {
   runnerEnv?: Record<string, string>;
   edgeVars?: Record<string, string>;
+  /** The tiny model's answer never ends (until maxTokens or an abort): streams stay busy. */
+  endless?: boolean;
 }
 
 /** The real runner on the tiny model (CPU, 1 thread) behind the real Worker under workerd. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "phi4-edge-"));
   const model = join(dir, "tiny.gguf");
-  await writeTinyModel(model);
+  await writeTinyModel(model, { endless: options.endless });
   const runner = await startRunner({
     MODEL_PATH: model,
     GPU: "false",
