@@ -23,9 +23,6 @@ function npmStart(env: Record<string, string>, lines: string[] = []) {
       env: {
         ...process.env,
         MODEL_CACHE_DIR: join(dir, "models"),
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_HIDE_BANNER: "true",
         ...env,
       },
     });

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { buildPlayground } from "./build-playground";
+import { FUNCTIONS, WRANGLER, wranglerEnv } from "./wrangler";
 
 /** Bindings a developer may set in the shell; they win over functions/.dev.vars. */
 const FROM_ENVIRONMENT = [
@@ -18,12 +18,6 @@ const FROM_ENVIRONMENT = [
   "STREAM_IDLE_MS",
   "CORS_ORIGINS",
 ];
-
-const FUNCTIONS = resolve(import.meta.dirname, "..");
-const WRANGLER = resolve(
-  dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
-  "bin/wrangler.js",
-);
 
 /**
  * `npm run -w functions dev [-- <wrangler dev flags>]`: `wrangler dev` offline, with bindings
@@ -60,12 +54,7 @@ function main(extraArgs: string[]) {
     {
       cwd: FUNCTIONS,
       stdio: "inherit",
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_HIDE_BANNER: "true",
-      },
+      env: wranglerEnv(),
     },
   );
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -1,14 +1,8 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, resolve } from "node:path";
-
-const FUNCTIONS = resolve(import.meta.dirname, "..");
-const WRANGLER = resolve(
-  dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
-  "bin/wrangler.js",
-);
+import { resolve } from "node:path";
+import { FUNCTIONS, WRANGLER, wranglerEnv } from "./wrangler";
 
 export interface KvTarget {
   /** `local` is the state `wrangler dev` persists (`--persist-to`, default functions/.wrangler/state). */
@@ -75,12 +69,7 @@ function wrangler(args: string[]): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [WRANGLER, ...args], {
       cwd: FUNCTIONS,
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_HIDE_BANNER: "true",
-      },
+      env: wranglerEnv(),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

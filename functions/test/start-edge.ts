@@ -1,11 +1,10 @@
 import { resolve } from "node:path";
 import { unstable_startWorker } from "wrangler";
 import { buildPlayground } from "../scripts/build-playground";
+import { WRANGLER_OFFLINE } from "../scripts/wrangler";
 
-// wrangler's three calls to the outside world, each a 3 s timeout offline (NOTES.md).
-process.env.WRANGLER_SEND_METRICS = "false";
-process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
-process.env.WRANGLER_HIDE_BANNER = "true";
+// wrangler runs in this process here: its offline switches go into this environment.
+Object.assign(process.env, WRANGLER_OFFLINE);
 
 const CONFIG = resolve(import.meta.dirname, "../wrangler.jsonc");
 

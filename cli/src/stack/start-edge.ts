@@ -3,12 +3,6 @@ import { resolve } from "node:path";
 import { promisify } from "node:util";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
-/** wrangler's three outside calls (NOTES.md); offline each would cost a timeout. */
-export const WRANGLER_OFFLINE = {
-  WRANGLER_SEND_METRICS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_HIDE_BANNER: "true",
-};
 
 export interface StartedEdge {
   url: string;
@@ -41,7 +35,6 @@ export async function startEdge(options: {
       stdio: ["ignore", "pipe", "pipe"],
       env: {
         ...process.env,
-        ...WRANGLER_OFFLINE,
         RUNNER_URL: options.runnerUrl,
         RUNNER_SECRET: options.runnerSecret,
       },
@@ -87,7 +80,7 @@ export async function createLocalKey(name: string, persistTo?: string): Promise<
   const { stdout } = await promisify(execFile)(
     "npm",
     ["run", "-s", "-w", "functions", "keys", "--", "create", "--name", name, ...where],
-    { cwd: ROOT, env: { ...process.env, ...WRANGLER_OFFLINE } },
+    { cwd: ROOT },
   );
   const key = stdout.trim().split("\n").at(-1)?.trim();
   if (!key) throw new Error(`npm run keys printed no key:\n${stdout}`);
