@@ -1,10 +1,9 @@
-import type { LlamaChat, LlamaContextSequence, Token } from "node-llama-cpp";
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
 
-/** One of the context's sequences, with the chat that renders and generates on it. */
+/** One of the context's sequences. */
 export interface Slot {
   index: number;
   sequence: LlamaContextSequence;
-  chat: LlamaChat;
 }
 
 /** The free sequence holding the longest prefix of `tokens`; ties go to the emptiest one. */

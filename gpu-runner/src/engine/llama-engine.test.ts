@@ -136,10 +136,15 @@ describe("LlamaEngine on the tiny model", () => {
     expect(text).toBe(TINY_REPLY.text);
     expect(done.finishReason).toBe("budget");
     expect(done.usage.reasoningTokens).toBe(5);
+    const none = await collect(engine, { ...hello, reasoning: { budget: 0 } });
+    expect(none).toMatchObject({ reasoning: "", text: TINY_REPLY.text });
+    expect(none.done.finishReason).toBe("budget");
   });
 
   it("stops at a stop sequence and at maxTokens", async () => {
-    const stopped = await collect(engine, { ...hello, stop: ["MNO"] });
+    const stopped = await collect(engine, { ...hello, stop: ["MNO", "def"] });
+    // Stop sequences end the answer; the reasoning ("…def…") runs on.
+    expect(stopped.reasoning).toBe(TINY_REPLY.reasoning);
     expect(stopped.text).toBe("ABCDEFGHIJKL");
     expect(stopped.done.finishReason).toBe("stop");
     const short = await collect(engine, { ...hello, maxTokens: 10 });

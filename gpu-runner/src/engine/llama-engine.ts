@@ -12,14 +12,15 @@ import {
   type Phase,
   QueueFullError,
 } from "@phi4-edge/shared";
-import { type ChatWrapper, GgufFileType, LlamaChat, resolveChatWrapper } from "node-llama-cpp";
+import { type ChatWrapper, GgufFileType, resolveChatWrapper } from "node-llama-cpp";
 import type pino from "pino";
 import { bestPrefixSlot, type Slot } from "./best-prefix-slot";
 import { Channel } from "./channel";
 import { type EngineObserver, NO_OBSERVER, type Outcome } from "./engine-observer";
-import { generateReply } from "./generate-reply";
+import { generateReply, type ReplyFormat } from "./generate-reply";
 import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
 import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
+import { replyFormat } from "./reply-format";
 import { SlotPool } from "./slot-pool";
 import { toChatHistory } from "./to-chat-history";
 
@@ -76,6 +77,7 @@ export class DrainingError extends NotReadyError {
 
 interface Loaded extends LoadedLlama {
   wrapper: ChatWrapper;
+  format: ReplyFormat;
   pool: SlotPool<Slot>;
   info: ModelInfo;
   /** Bytes one token can stand for at most: bounds a prompt's tokens from its size. */
@@ -150,12 +152,7 @@ export class LlamaEngine implements Engine {
       if (!wrapper) throw new ModelLoadError("the model has no usable chat template");
       const slots: Slot[] = [];
       for (let index = 0; index < this.options.parallel; index++) {
-        const sequence = loaded.context.getSequence();
-        slots.push({
-          index,
-          sequence,
-          chat: new LlamaChat({ contextSequence: sequence, chatWrapper: wrapper }),
-        });
+        slots.push({ index, sequence: loaded.context.getSequence() });
       }
       const pool = new SlotPool(slots, {
         queueMax: this.options.queueMax,
@@ -169,7 +166,14 @@ export class LlamaEngine implements Engine {
         parallel: this.options.parallel,
         gpu: loaded.gpu,
       };
-      this.loaded = { ...loaded, wrapper, pool, info, maxTokenBytes: maxTokenBytes(loaded.model) };
+      this.loaded = {
+        ...loaded,
+        wrapper,
+        format: replyFormat(loaded.model, wrapper),
+        pool,
+        info,
+        maxTokenBytes: maxTokenBytes(loaded.model),
+      };
       this.loadSeconds = (performance.now() - started) / 1000;
       this.options.logger.info(
         { loadSeconds: this.loadSeconds, wrapper: wrapper.wrapperName },
@@ -255,10 +259,10 @@ export class LlamaEngine implements Engine {
         countTokens: (text) => loaded.model.tokenize(text).length,
         signal,
       });
-      const history = toChatHistory(input.messages);
-      const tokens = loaded.wrapper
-        .generateContextState({ chatHistory: history })
-        .contextText.tokenize(loaded.model.tokenizer);
+      const prompt = loaded.wrapper.generateContextState({
+        chatHistory: toChatHistory(input.messages),
+      }).contextText;
+      const tokens = prompt.tokenize(loaded.model.tokenizer);
       // One free cell is needed to generate anything at all.
       if (tokens.length >= contextSize) throw new ContextOverflowError(tokens.length, contextSize);
       let queued = false;
@@ -275,10 +279,12 @@ export class LlamaEngine implements Engine {
       try {
         if (waited || queued) emit({ type: "status", phase: "ready" });
         const done = await generateReply(
-          slot,
+          slot.sequence,
+          loaded.format,
           {
             input,
             tokens,
+            startsInThought: opensThought(prompt.toString(), loaded.format),
             signal,
             stop: this.shutdown.signal,
             started,
@@ -397,6 +403,11 @@ export class LlamaEngine implements Engine {
     const estimate = (average * waiting) / this.options.parallel;
     return Math.round(Math.min(60_000, Math.max(250, estimate)));
   }
+}
+
+/** The rendered prompt ends inside an open thought (the template prefilled the open tag). */
+function opensThought(prompt: string, format: ReplyFormat): boolean {
+  return format.thought !== undefined && prompt.trimEnd().endsWith(format.thought.open);
 }
 
 function emptyDone(finishReason: FinishReason): ChatEvent {
