@@ -1,6 +1,8 @@
 /**
  * Cold-start download throughput: `ensureModel` (lock, download, sha256, fsync, rename, link) into
- * a temp volume, against `curl` fetching the same file from the same local Hub emulator.
+ * a temp volume, against `curl` fetching the same file from the same local Hub emulator; then the
+ * same against an emulator that caps each connection's rate (as CDNs do), where the runner's
+ * ranged connections at once are compared with connections × cap.
  * `npx tsx bench/download.ts` prints the figures as JSON.
  */
 import { execFile, spawn } from "node:child_process";
@@ -19,6 +21,8 @@ import { type Figure, figure, isMain } from "./figure";
 
 const SIZE = 256 * 2 ** 20;
 const RUNS = 3;
+/** The capped emulator's rate per connection. */
+const CAP = 24 * 2 ** 20;
 const REPO = "bench/download-GGUF";
 const FILE = "model.gguf";
 
@@ -30,6 +34,15 @@ export default async function downloadBench(): Promise<Figure[]> {
     // The emulator runs in its own process, like a remote Hub: sharing our event loop would
     // slow down the side being measured but not curl.
     const hub = await startEmulatorProcess(source);
+    const env = (volume: string, url: string) =>
+      parseEnv({
+        RUNNER_INSECURE: "1",
+        MODEL_REPO: REPO,
+        MODEL_FILE: FILE,
+        MODEL_CACHE_DIR: volume,
+        HF_ENDPOINT: url,
+      });
+    const connections = env(dir, hub.url).MODEL_DOWNLOAD_CONNECTIONS;
     try {
       const url = `${hub.url}/${REPO}/resolve/main/${FILE}`;
       const curl = await hasCurl();
@@ -38,14 +51,7 @@ export default async function downloadBench(): Promise<Figure[]> {
       const durable: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         const volume = join(dir, `volume-${i}`);
-        const env = parseEnv({
-          RUNNER_INSECURE: "1",
-          MODEL_REPO: REPO,
-          MODEL_FILE: FILE,
-          MODEL_CACHE_DIR: volume,
-          HF_ENDPOINT: hub.url,
-        });
-        ours.push(await timed(() => ensureModel(env)));
+        ours.push(await timed(() => ensureModel(env(volume, hub.url))));
         await rm(volume, { recursive: true, force: true });
         const out = join(dir, `curl-${i}.gguf`);
         const get = () => (curl ? curlTo(url, out) : fetchTo(url, out));
@@ -59,6 +65,17 @@ export default async function downloadBench(): Promise<Figure[]> {
           }),
         );
         await rm(out, { force: true });
+      }
+      const capped = await startEmulatorProcess(source, CAP);
+      const parallel: number[] = [];
+      try {
+        for (let i = 0; i < RUNS; i++) {
+          const volume = join(dir, `capped-${i}`);
+          parallel.push(await timed(() => ensureModel(env(volume, capped.url))));
+          await rm(volume, { recursive: true, force: true });
+        }
+      } finally {
+        capped.close();
       }
       const mbps = (ms: number) => SIZE / 2 ** 20 / (ms / 1000);
       return [
@@ -88,6 +105,18 @@ export default async function downloadBench(): Promise<Figure[]> {
           higherIsBetter: true,
           note: "both sides pay for putting the bytes on disk; ours also hashes and locks",
         }),
+        figure({
+          id: "download.parallel-capped",
+          title: `Model download, ${connections} ranged connections, each capped at ${CAP / 2 ** 20} MiB/s`,
+          value: mbps(median(parallel)),
+          unit: "MiB/s",
+          baseline: {
+            title: `${connections} × the per-connection cap`,
+            value: (connections * CAP) / 2 ** 20,
+          },
+          higherIsBetter: true,
+          note: `the emulator paces each connection to ${CAP / 2 ** 20} MiB/s; MODEL_DOWNLOAD_CONNECTIONS=${connections} (the default); median of ${RUNS}`,
+        }),
       ];
     } finally {
       hub.close();
@@ -97,14 +126,16 @@ export default async function downloadBench(): Promise<Figure[]> {
   }
 }
 
-async function startEmulatorProcess(source: string): Promise<{ url: string; close(): void }> {
+async function startEmulatorProcess(
+  source: string,
+  capPerConnection?: number,
+): Promise<{ url: string; close(): void }> {
   const cli = fileURLToPath(new URL("../gpu-runner/dev/hub-emulator/cli.ts", import.meta.url));
+  const cap = capPerConnection ? ["--throttle", String(capPerConnection)] : [];
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", cli, "--repo", REPO, "--file", source, "--as", FILE],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+    ["--import", "tsx", cli, "--repo", REPO, "--file", source, "--as", FILE, ...cap],
+    { stdio: ["ignore", "pipe", "inherit"] },
   );
   const line = await new Promise<string>((resolve, reject) => {
     let out = "";

@@ -1,6 +1,7 @@
 /**
  * `npm run -w gpu-runner hub-emulator -- --repo owner/name --file path/to/model.gguf [--file …]
  * [--as name-in-repo] [--port N] [--gated --token hf_…] [--throttle BYTES_PER_S]`
+ * (`--throttle` caps each connection's rate, as a CDN does)
  *
  * Serves local files as a Hugging Face Hub repo until killed. Prints one JSON line on stdout:
  * `{ "url": …, "cdnUrl": …, "repo": …, "commit": …, "files": [...] }`; point `HF_ENDPOINT` at `url`.

@@ -29,7 +29,10 @@ interface Counted {
 
 /** Faults, settable per test; they apply to file bodies from the CDN unless said otherwise. */
 export interface HubFaults {
-  /** Bytes per second for each body response. */
+  /**
+   * Bytes per second for each body response, i.e. per connection: as a CDN caps each connection,
+   * several ranged requests at once get this rate each.
+   */
   throttle?: number;
   /** Close the connection after this many body bytes. */
   drop?: Counted & { afterBytes: number };
@@ -57,6 +60,9 @@ export interface LoggedRequest {
   /** Body bytes written (file bytes for the CDN). */
   bytes: number;
   authorized: boolean;
+  /** When the request arrived and when its response closed (`performance.now()`). */
+  startedAt: number;
+  endedAt: number;
 }
 
 export interface HubEmulator {
@@ -137,6 +143,7 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
     host: "hub" | "cdn",
     bytes: () => number,
   ) => {
+    const startedAt = performance.now();
     res.on("close", () => {
       const url = new URL(req.url ?? "/", "http://x");
       requests.push({
@@ -147,6 +154,8 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
         status: res.statusCode,
         bytes: bytes(),
         authorized: Boolean(req.headers.authorization),
+        startedAt,
+        endedAt: performance.now(),
       });
     });
   };

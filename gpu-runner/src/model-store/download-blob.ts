@@ -1,6 +1,6 @@
 import { open, stat, statfs, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
-import { downloadFile, type FileDownloadInfoOutput } from "@huggingface/hub";
+import { type FileDownloadInfoOutput, HubApiError } from "@huggingface/hub";
 import type { Logger } from "pino";
 import { backoff, type RetryPolicy } from "./backoff";
 import { classifyHubError, type HubTarget } from "./classify-hub-error";
@@ -8,12 +8,20 @@ import {
   ChecksumMismatchError,
   DiskSpaceError,
   DownloadFailedError,
-  ModelNotFoundError,
-  VolumeIoError,
-  VolumeNotWritableError,
+  isDiskError,
+  rethrowDisk,
+  volumeFailed,
 } from "./errors";
-import type { HubFetch } from "./hub-fetch";
-import { type BlobCheck, hashPrefix, newHash } from "./verified-blob";
+import { FileHasher } from "./file-hasher";
+import { HubFetch } from "./hub-fetch";
+import {
+  dropPrefixRecord,
+  prefixRecordPath,
+  recordPrefix,
+  removePartial,
+  settlePartial,
+} from "./partial-download";
+import type { BlobCheck } from "./verified-blob";
 
 export interface DownloadBlobOptions {
   target: HubTarget;
@@ -21,12 +29,17 @@ export interface DownloadBlobOptions {
   commit: string;
   info: FileDownloadInfoOutput;
   accessToken?: string;
-  hub: HubFetch;
+  /** No bytes (headers or body) for this long → that request is retried. */
+  idleMs: number;
   /** Per-process temp file; if it holds a prefix of the file, the download resumes after it. */
   tempPath: string;
   size: number;
   check: BlobCheck;
   retry: RetryPolicy;
+  /** Ranged requests in flight at once (CDNs cap each connection's rate). */
+  connections: number;
+  /** Bytes asked for in one ranged request (the last one may be shorter). */
+  rangeBytes: number;
   signal: AbortSignal;
   onBytes: (bytes: number) => void;
   logger?: Logger;
@@ -36,13 +49,38 @@ const FLUSH_BYTES = 1 << 20;
 const SYNC_BYTES = 32 << 20;
 
 /**
- * Downloads the file into `tempPath` with `@huggingface/hub` (plain LFS route, `xet: false`),
- * resuming with a Range request after whatever the temp file already holds, retrying dropped,
- * stalled and 5xx responses with backoff, and checking size and hash at the end. Returns the
- * offset it resumed from. Writes are positional, so a zombie writer of the same bytes is harmless.
+ * Downloads the file into `tempPath` over the Hub's plain LFS route (what `@huggingface/hub` takes
+ * with `xet: false`: resolve → 302 → CDN) with
+ * up to `connections` ranged requests at once, each written in place as it arrives; resumes after
+ * the complete prefix the temp file holds; retries dropped, stalled and 5xx responses with
+ * backoff; and checks size and hash at the end. The hash follows the complete prefix as it grows,
+ * reading the file back on a worker thread, so it covers exactly the bytes on the volume.
  */
 export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFrom: number }> {
-  const { signal, size, tempPath } = o;
+  try {
+    return await transfer(o);
+  } catch (error) {
+    if (!(error instanceof ServerHasLess)) throw error;
+    // The server has less than we held (the partial was not of this file): start over, once.
+    await removePartial(o.tempPath);
+    return transfer(o, { fresh: true });
+  }
+}
+
+/** The server answered 416 to a request past the bytes we resumed from. */
+class ServerHasLess extends Error {}
+
+interface Range {
+  pos: number;
+  end: number;
+}
+
+async function transfer(
+  o: DownloadBlobOptions,
+  { fresh } = { fresh: false },
+): Promise<{ resumedFrom: number }> {
+  const { size, tempPath } = o;
+  const dir = dirname(tempPath);
   let offset = await stat(tempPath).then(
     (s) => s.size,
     () => 0,
@@ -51,99 +89,183 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFro
     await truncate(tempPath, 0);
     offset = 0;
   }
-  await ensureSpace(dirname(tempPath), size - offset);
-  const hash = newHash(o.check, size);
-  await hashPrefix(tempPath, offset, hash, signal);
-  const resumedFrom = offset;
+  await ensureSpace(dir, size - offset);
+  const file = await open(tempPath, offset > 0 ? "r+" : "w").catch((e) =>
+    rethrowDisk(e, dir, size),
+  );
+  const hasher = await FileHasher.start(tempPath, o.check, size).catch(async (e: unknown) => {
+    await file.close();
+    throw e;
+  });
+  const stop = new AbortController();
+  const signal = AbortSignal.any([o.signal, stop.signal]);
+  const state = new TransferState({ o, file, hasher, offset, signal });
   o.onBytes(offset); // "downloading" from now on, also while the first megabyte is on its way
   if (offset > 0) o.logger?.info({ resumedFrom: offset, size }, "resuming a partial download");
-
-  const blob = await downloadFile({
-    repo: o.target.repo,
-    path: o.target.file,
-    revision: o.commit,
-    hubUrl: o.target.endpoint,
-    fetch: o.hub.fetch,
-    xet: false,
-    downloadInfo: o.info,
-    ...(o.accessToken ? { accessToken: o.accessToken } : {}),
-  });
-  if (!blob) {
-    throw new ModelNotFoundError("file", `file ${o.target.file} not found in ${o.target.repo}`);
-  }
-
-  const file = await open(tempPath, offset > 0 ? "r+" : "w").catch((e) =>
-    rethrowDisk(e, dirname(tempPath), size),
-  );
   try {
-    let failures = 0;
-    while (offset < size) {
-      signal.throwIfAborted();
-      o.hub.reset();
-      const before = offset;
-      const state: ReadState = {
-        file,
-        offset,
-        hash,
-        o,
-        skip: () => (o.hub.lastStatus === 200 ? before : 0),
-      };
+    hasher.advance(offset); // the resumed prefix is hashed while the rest downloads
+    let failure: { error: unknown } | undefined;
+    const connection = async () => {
       try {
-        try {
-          await readInto(blob.slice(offset).stream(), state);
-        } finally {
-          offset = state.offset; // what reached the file counts, even when the body failed
+        const hub = new HubFetch({ idleMs: o.idleMs, signal });
+        for (let range = await state.take(); range; range = await state.take()) {
+          await fetchRange(range, { state, hub, resumed: offset > 0 && !fresh });
+          state.finish(range);
         }
-        if (offset < size) throw new Error(`the body ended at ${offset} of ${size} bytes`);
       } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        if (error instanceof TempFileError) fileFailed(error.cause, tempPath, size - offset);
-        if (isDiskError(error)) rethrowDisk(error, dirname(tempPath), size - offset);
-        if (o.hub.lastFailure?.status === 416 && before > 0) {
-          // The server has less than we hold (the partial is not of this file): start over.
-          await file.truncate(0);
-          return downloadBlob(o);
-        }
-        const verdict = classifyHubError(error, o.hub, o.target);
-        if (verdict !== "retry") throw verdict;
-        failures = offset > before ? 1 : failures + 1;
-        if (failures > o.retry.attempts) {
-          throw new DownloadFailedError(
-            `download of ${o.target.repo}/${o.target.file} failed ${failures} times in a row at ${offset} of ${size} bytes (${describe(error, o.hub)})`,
-            { cause: error },
-          );
-        }
-        o.logger?.warn(
-          { offset, size, failures, reason: describe(error, o.hub) },
-          "download interrupted; retrying with a Range request",
-        );
-        await backoff(failures, o.retry, signal);
+        failure ??= { error }; // the first failure stops the other connections
+        stop.abort(error);
       }
-    }
-    await file.sync().catch((e) => fileFailed(e, tempPath, 0));
-    // The hash covers the prefix read back from the file plus only the bytes whose positional write
-    // resolved, contiguously; re-reading 9 GB would cost minutes, so a size check guards the rest.
+    };
+    const count = Math.max(1, Math.min(o.connections, Math.ceil((size - offset) / o.rangeBytes)));
+    await Promise.all(Array.from({ length: count }, connection));
+    if (o.signal.aborted) throw o.signal.reason;
+    if (failure) throw failure.error;
+    await state
+      .settle()
+      .catch((e: unknown) => volumeFailed(e instanceof TempFileError ? e.cause : e, tempPath, 0));
+
+    await file.sync().catch((e: unknown) => volumeFailed(e, tempPath, 0));
     const { size: onDisk } = await file.stat();
     if (onDisk !== size) {
       throw new ChecksumMismatchError(o.target.file, `${size} bytes`, `${onDisk} bytes on disk`);
     }
+    const digest = await hasher.digest(size, o.signal);
+    if (digest !== o.check.oid) {
+      throw new ChecksumMismatchError(o.target.file, `${o.check.kind} ${o.check.oid}`, digest);
+    }
+    await state.dropPrefixRecord();
+    return { resumedFrom: offset };
   } finally {
+    await state.settle().catch(() => {});
+    await hasher.close();
     await file.close();
+    // Leave a plain prefix file behind (no holes), so the next attempt resumes exactly after it.
+    if (state.outOfOrder) await settlePartial(tempPath, state.frontier).catch(() => {});
   }
-  const digest = hash.digest("hex");
-  if (digest !== o.check.oid) {
-    throw new ChecksumMismatchError(o.target.file, `${o.check.kind} ${o.check.oid}`, digest);
-  }
-  return { resumedFrom };
 }
 
-interface ReadState {
-  file: import("node:fs/promises").FileHandle;
-  offset: number;
-  hash: ReturnType<typeof newHash>;
-  o: DownloadBlobOptions;
-  /** Bytes to discard at the start (a server that ignored Range sent the file from 0). */
-  skip: () => number;
+/**
+ * What the connections share: which ranges are taken, the complete prefix (`frontier`), the
+ * periodic datasync and the record of the complete prefix while ranges are written out of order.
+ */
+class TransferState {
+  readonly o: DownloadBlobOptions;
+  readonly file: import("node:fs/promises").FileHandle;
+  readonly signal: AbortSignal;
+  private readonly hasher: FileHasher;
+  /** Start of the next range nobody took yet. */
+  private next: number;
+  private readonly active = new Set<Range>();
+  /** Bytes in the file: the resumed prefix plus every write that resolved. */
+  private received: number;
+  /** How far past the complete prefix a range may start: bounds what a crash can lose. */
+  private readonly window: number;
+  private waiters: (() => void)[] = [];
+  outOfOrder = false;
+  private recorded: Promise<void> | undefined;
+  private unsynced = 0;
+  private syncing: Promise<void> | undefined;
+  syncFailed: TempFileError | undefined;
+
+  constructor(s: {
+    o: DownloadBlobOptions;
+    file: import("node:fs/promises").FileHandle;
+    hasher: FileHasher;
+    offset: number;
+    signal: AbortSignal;
+  }) {
+    this.o = s.o;
+    this.file = s.file;
+    this.hasher = s.hasher;
+    this.signal = s.signal;
+    this.next = s.offset;
+    this.received = s.offset;
+    this.window = 2 * s.o.connections * s.o.rangeBytes;
+    s.signal.addEventListener("abort", () => this.wake(), { once: true });
+  }
+
+  /** Every byte before it is in the file. */
+  get frontier(): number {
+    let f = this.next;
+    for (const r of this.active) f = Math.min(f, r.pos);
+    return f;
+  }
+
+  /** The next range to fetch, once the window allows it; undefined when none is left. */
+  async take(): Promise<Range | undefined> {
+    for (;;) {
+      this.signal.throwIfAborted();
+      if (this.next >= this.o.size) return undefined;
+      if (this.next - this.frontier < this.window) break;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    const range = { pos: this.next, end: Math.min(this.o.size, this.next + this.o.rangeBytes) };
+    const ahead = range.pos > this.frontier;
+    this.next = range.end;
+    this.active.add(range);
+    if (ahead) {
+      // From now on the file may have holes after its complete prefix: record where they start
+      // before the first byte lands past it.
+      this.outOfOrder = true;
+      this.recorded ??= recordPrefix(this.o.tempPath, this.frontier).catch((e: unknown) =>
+        volumeFailed(e, prefixRecordPath(this.o.tempPath), 0),
+      );
+      await this.recorded;
+    }
+    return range;
+  }
+
+  finish(range: Range): void {
+    this.active.delete(range);
+    this.moved();
+  }
+
+  /** A write of `length` bytes resolved. */
+  wrote(length: number): void {
+    this.received += length;
+    this.o.onBytes(this.received); // progress counts bytes that are in the file
+    this.moved();
+    // Flush to disk while the network keeps going, so the final fsync has little left to do; then
+    // the complete prefix can be recorded as durable.
+    this.unsynced += length;
+    if (this.unsynced < SYNC_BYTES || this.syncing) return;
+    this.unsynced = 0;
+    const complete = this.frontier;
+    // After a failed fsync the kernel may drop the dirty pages: fatal too, never retried.
+    this.syncing = this.file
+      .datasync()
+      .then(() => (this.outOfOrder ? recordPrefix(this.o.tempPath, complete) : undefined))
+      .catch((e: unknown) => {
+        this.syncFailed ??= new TempFileError(e);
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
+  }
+
+  /** Waits for the background datasync; throws if it failed. */
+  async settle(): Promise<void> {
+    await this.syncing;
+    if (this.syncFailed) throw this.syncFailed;
+  }
+
+  async dropPrefixRecord(): Promise<void> {
+    if (!this.outOfOrder) return;
+    await dropPrefixRecord(this.o.tempPath);
+    this.outOfOrder = false;
+  }
+
+  private moved(): void {
+    this.hasher.advance(this.frontier);
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
 }
 
 /** A failure of the temp file itself, not of the network: it must not be retried as a drop. */
@@ -153,55 +275,106 @@ class TempFileError extends Error {
   }
 }
 
-/** Disk full or read-only keep their errors; any other file failure (EIO…) is a VolumeIoError. */
-function fileFailed(error: unknown, path: string, needed: number): never {
-  if (isDiskError(error)) rethrowDisk(error, dirname(path), needed);
-  throw new VolumeIoError(path, { cause: error });
+/** Fetches one range into the file, resuming it with Range after drops, stalls and 5xx. */
+async function fetchRange(
+  range: Range,
+  c: { state: TransferState; hub: HubFetch; resumed: boolean },
+): Promise<void> {
+  const { state, hub } = c;
+  const { o, signal } = state;
+  let failures = 0;
+  for (;;) {
+    signal.throwIfAborted();
+    hub.reset();
+    const before = range.pos;
+    try {
+      await readInto(await requestRange(range, c), {
+        range,
+        state,
+        // A server that ignored Range sent the file from 0.
+        skip: () => (hub.lastStatus === 200 ? before : 0),
+      });
+      if (range.pos < range.end)
+        throw new Error(`the body ended at ${range.pos} of ${o.size} bytes`);
+      return;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (error instanceof TempFileError) volumeFailed(error.cause, o.tempPath, o.size - range.pos);
+      if (isDiskError(error)) rethrowDisk(error, dirname(o.tempPath), o.size - range.pos);
+      if (hub.lastFailure?.status === 416 && c.resumed && range.pos > 0) throw new ServerHasLess();
+      const verdict = classifyHubError(error, hub, o.target);
+      if (verdict !== "retry") throw verdict;
+      failures = range.pos > before ? 1 : failures + 1;
+      const reason = describe(error, hub);
+      if (failures > o.retry.attempts) {
+        throw new DownloadFailedError(
+          `download of ${o.target.repo}/${o.target.file} failed ${failures} times in a row at ${range.pos} of ${o.size} bytes (${reason})`,
+          { cause: error },
+        );
+      }
+      o.logger?.warn(
+        { offset: range.pos, size: o.size, failures, reason },
+        "download interrupted; retrying with a Range request",
+      );
+      await backoff(failures, o.retry, signal);
+    }
+  }
 }
 
 /**
- * Streams the body into the file at `s.offset`, batching writes. `s.offset` and the hash advance
- * only once a write has resolved, so a failed write never counts bytes that are not in the file.
+ * `GET resolve` (redirected to the CDN) for the bytes of `range`, as `@huggingface/hub`'s own
+ * blob does it (`xet: false`), but without its extra stream per response and with the status
+ * kept for `classifyHubError`. The whole file is asked for without a Range header.
  */
-async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promise<void> {
-  const { file, hash, o } = s;
+async function requestRange(
+  range: Range,
+  c: { state: TransferState; hub: HubFetch },
+): Promise<ReadableStream<Uint8Array>> {
+  const { o } = c.state;
+  const whole = range.pos === 0 && range.end === o.size;
+  const response = await c.hub.fetch(o.info.url, {
+    headers: {
+      ...(whole ? {} : { Range: `bytes=${range.pos}-${range.end - 1}` }),
+      // fetch drops it on the redirect to the CDN's other origin
+      ...(o.accessToken ? { Authorization: `Bearer ${o.accessToken}` } : {}),
+    },
+  });
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    throw new HubApiError(o.info.url, response.status);
+  }
+  return response.body;
+}
+
+/**
+ * Streams one response into the file at `range.pos`, batching writes. `range.pos` advances only
+ * once a write has resolved, so a failed write never counts bytes that are not in the file.
+ */
+async function readInto(
+  stream: ReadableStream<Uint8Array>,
+  s: { range: Range; state: TransferState; skip: () => number },
+): Promise<void> {
+  const { range, state } = s;
+  const { file, o } = state;
   let toSkip: number | undefined;
   let batch: Buffer[] = [];
   let batched = 0;
   let inFlight = 0; // bytes handed to the write that has not resolved yet
   let writing: Promise<unknown> = Promise.resolve();
-  let unsynced = 0;
-  let syncing: Promise<void> | undefined;
-  let syncFailed: TempFileError | undefined; // kept: `syncing` is cleared once it settles
   const flush = async () => {
     if (batched === 0) return;
     const chunks = batch;
     const length = batched;
     batch = [];
     batched = 0;
-    await writing; // the previous write has advanced s.offset, or this throws its error
-    if (syncFailed) throw syncFailed;
+    await writing; // the previous write has advanced range.pos, or this throws its error
+    if (state.syncFailed) throw state.syncFailed;
     inFlight = length;
-    writing = writeAll(file, chunks, s.offset).then(
+    writing = writeAll(file, chunks, range.pos).then(
       () => {
-        for (const chunk of chunks) hash.update(chunk);
-        s.offset += length;
+        range.pos += length;
         inFlight = 0;
-        o.onBytes(s.offset); // progress counts bytes that are in the file
-        // Flush to disk while the network keeps going, so the final fsync has little left to do.
-        unsynced += length;
-        if (unsynced >= SYNC_BYTES && !syncing) {
-          unsynced = 0;
-          // After a failed fsync the kernel may drop the dirty pages: fatal too, never retried.
-          syncing = file
-            .datasync()
-            .catch((e: unknown) => {
-              syncFailed ??= new TempFileError(e);
-            })
-            .finally(() => {
-              syncing = undefined;
-            });
-        }
+        state.wrote(length);
       },
       (e: unknown) => {
         throw new TempFileError(e);
@@ -214,8 +387,7 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
   const settle = async () => {
     await flush();
     await writing;
-    await syncing;
-    if (syncFailed) throw syncFailed;
+    if (state.syncFailed) throw state.syncFailed;
   };
   const reader = stream.getReader();
   let ended = false;
@@ -233,23 +405,27 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
         toSkip -= n;
         chunk = chunk.subarray(n);
       }
-      if (s.offset + inFlight + batched + chunk.length > o.size) {
-        throw new ChecksumMismatchError(
-          o.target.file,
-          `${o.size} bytes`,
-          `more than ${o.size} bytes`,
-        );
+      const room = range.end - (range.pos + inFlight + batched);
+      if (chunk.length > room) {
+        if (range.end === o.size) {
+          throw new ChecksumMismatchError(
+            o.target.file,
+            `${o.size} bytes`,
+            `more than ${o.size} bytes`,
+          );
+        }
+        chunk = chunk.subarray(0, room); // the rest belongs to other ranges
       }
-      batch.push(chunk); // hashed once written, in order
+      batch.push(chunk);
       batched += chunk.length;
+      if (range.pos + inFlight + batched >= range.end) break; // flushed below
       if (batched >= FLUSH_BYTES) await flush();
     }
   } finally {
     try {
       await settle(); // keep what arrived: a retry resumes right after it
     } finally {
-      o.onBytes(s.offset);
-      // Stop the transfer we gave up on (disk full, bad bytes), or its connection lingers.
+      // Stop the transfer we gave up on (disk full, bad bytes, range done), or it lingers.
       if (!ended) await reader.cancel().catch(() => {});
       reader.releaseLock();
     }
@@ -258,7 +434,7 @@ async function readInto(stream: ReadableStream<Uint8Array>, s: ReadState): Promi
 
 /** One positional writev (no copy); a short write is finished, or fails with the OS's error. */
 async function writeAll(
-  file: ReadState["file"],
+  file: import("node:fs/promises").FileHandle,
   chunks: Buffer[],
   position: number,
 ): Promise<void> {
@@ -283,23 +459,4 @@ async function ensureSpace(dir: string, needed: number): Promise<void> {
   if (!fs) return;
   const available = fs.bavail * fs.bsize;
   if (available < needed) throw new DiskSpaceError(dir, needed, available);
-}
-
-function isDiskError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return ["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"].includes(code ?? "");
-}
-
-/** Disk errors become messages naming the path and the space needed. */
-export function rethrowDisk(error: unknown, path: string, needed: number): never {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOENT" || code === "ENOTDIR") {
-    throw new VolumeNotWritableError(path, needed, { cause: error }); // e.g. mkdir on a read-only mount
-  }
-  if (code === "ENOSPC" || code === "EDQUOT")
-    throw new DiskSpaceError(path, needed, undefined, { cause: error });
-  if (code === "EROFS" || code === "EACCES" || code === "EPERM") {
-    throw new VolumeNotWritableError(path, needed, { cause: error });
-  }
-  throw error;
 }

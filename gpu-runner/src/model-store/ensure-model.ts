@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileDownloadInfo } from "@huggingface/hub";
 import type { Logger } from "pino";
@@ -14,16 +14,18 @@ import {
   writeRef,
 } from "./cache-layout";
 import { classifyHubError, type HubTarget } from "./classify-hub-error";
-import { downloadBlob, rethrowDisk } from "./download-blob";
+import { downloadBlob } from "./download-blob";
 import {
   ChecksumMismatchError,
   DownloadFailedError,
   ModelNotFoundError,
   ModelStoreError,
   OfflineModelMissingError,
+  rethrowDisk,
 } from "./errors";
 import { HubFetch } from "./hub-fetch";
 import { fileMetadata, resolveCommit } from "./hub-metadata";
+import { adoptPartial, removePartial } from "./partial-download";
 import { type BlobCheck, isBlobVerified, recordVerified } from "./verified-blob";
 import { acquireVolumeLock, type LockTiming } from "./volume-lock";
 
@@ -43,7 +45,15 @@ export interface EnsureModelOptions {
   retry?: RetryPolicy;
   /** No bytes (headers or body) for this long → the request is retried. Default 30 s. */
   idleTimeoutMs?: number;
+  /** Bytes per ranged request (tests shorten it to see several at once). Default 64 MiB. */
+  rangeBytes?: number;
 }
+
+/**
+ * One ranged request asks for this much: few enough requests that each one's redirect through
+ * the Hub costs little, small enough that a crash loses little and the hash keeps up.
+ */
+const DEFAULT_RANGE_BYTES = 64 << 20;
 
 export interface EnsuredModel {
   /** `snapshots/<commit>/<file>` in the volume: a verified GGUF. */
@@ -194,7 +204,9 @@ export async function ensureModel(
           commit: at,
           info,
           ...credentials,
-          hub: new HubFetch({ idleMs, signal: downloadSignal }),
+          idleMs,
+          connections: env.MODEL_DOWNLOAD_CONNECTIONS,
+          rangeBytes: options.rangeBytes ?? DEFAULT_RANGE_BYTES,
           tempPath: temp,
           size,
           check,
@@ -213,7 +225,7 @@ export async function ensureModel(
           continue;
         }
         if (error instanceof ChecksumMismatchError) {
-          await unlink(temp).catch(() => {});
+          await removePartial(temp);
           // A resumed prefix may have been the bad part: one clean download decides.
           if (adopted > 0 && !freshRetry) {
             freshRetry = true;
@@ -252,29 +264,6 @@ async function warmHit(
   if (!ok) return undefined;
   const { size } = await stat(layout.blob(sha));
   return { path, commit, sha256: sha, size };
-}
-
-/**
- * Moves the largest partial download of this blob (ours from a dead process, or the
- * `<sha>.incomplete` that `huggingface_hub` leaves) to our temp name, deletes the others, and
- * returns how many bytes it holds. Only the lock holder calls this.
- */
-async function adoptPartial(layout: CacheLayout, oid: string, temp: string): Promise<number> {
-  const names = (await readdir(layout.blobs)).filter(
-    (n) => n.startsWith(`${oid}.`) && n.endsWith(".incomplete"),
-  );
-  const sized = await Promise.all(
-    names.map(async (n) => ({
-      n,
-      size: (await stat(join(layout.blobs, n)).catch(() => undefined))?.size ?? -1,
-    })),
-  );
-  sized.sort((a, b) => b.size - a.size);
-  const [best, ...rest] = sized;
-  await Promise.all(rest.map((r) => unlink(join(layout.blobs, r.n)).catch(() => {})));
-  if (!best || best.size <= 0) return 0;
-  await rename(join(layout.blobs, best.n), temp);
-  return best.size;
 }
 
 async function mkdirOrExplain(layout: CacheLayout, size: number): Promise<void> {

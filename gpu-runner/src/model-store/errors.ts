@@ -1,3 +1,6 @@
+import { dirname } from "node:path";
+import { formatBytes } from "./format-bytes";
+
 /** Base of every error the model store throws on purpose; `message` is meant for the user. */
 export class ModelStoreError extends Error {
   override name = "ModelStoreError";
@@ -102,13 +105,28 @@ export class LockLostError extends ModelStoreError {
   override name = "LockLostError";
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB", "PB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
+/** True for the errors that mean the volume is full, read-only or not ours to write. */
+export function isDiskError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return ["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"].includes(code ?? "");
+}
+
+/** Disk errors become messages naming the path and the space needed; others are rethrown. */
+export function rethrowDisk(error: unknown, path: string, needed: number): never {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT" || code === "ENOTDIR") {
+    throw new VolumeNotWritableError(path, needed, { cause: error }); // e.g. mkdir on a read-only mount
   }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+  if (code === "ENOSPC" || code === "EDQUOT")
+    throw new DiskSpaceError(path, needed, undefined, { cause: error });
+  if (code === "EROFS" || code === "EACCES" || code === "EPERM") {
+    throw new VolumeNotWritableError(path, needed, { cause: error });
+  }
+  throw error;
+}
+
+/** A write, flush or read of a file failed: full or read-only keep their errors, others (EIO…) are a VolumeIoError. */
+export function volumeFailed(error: unknown, path: string, needed: number): never {
+  if (isDiskError(error)) rethrowDisk(error, dirname(path), needed);
+  throw new VolumeIoError(path, { cause: error });
 }

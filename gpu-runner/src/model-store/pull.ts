@@ -6,7 +6,8 @@
 import pino from "pino";
 import { ConfigError, parseEnv } from "../env";
 import { ensureModel, type ModelProgress } from "./ensure-model";
-import { formatBytes, ModelStoreError } from "./errors";
+import { ModelStoreError } from "./errors";
+import { formatBytes } from "./format-bytes";
 
 async function main(): Promise<number> {
   // Pull does not serve, so the serving secret is neither needed nor checked.

@@ -1,0 +1,150 @@
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { LoggedRequest } from "../../dev/hub-emulator/start-hub-emulator";
+import { ensureModel } from "../../src/model-store/ensure-model";
+import {
+  bodyBytes,
+  bodyRequests,
+  FILE,
+  type Fixture,
+  fast,
+  fixture,
+  MB,
+  REPO,
+  repoDir,
+  sha256,
+} from "./fixtures";
+
+let fx: Fixture | undefined;
+afterEach(async () => {
+  await fx?.close();
+  fx = undefined;
+});
+
+/** Four connections, one megabyte per ranged request. */
+const parallel = (f: Fixture) => f.env({ MODEL_DOWNLOAD_CONNECTIONS: "4" });
+const ranged = { ...fast, rangeBytes: MB };
+
+/** The most requests that were in flight at the same moment. */
+function maxOverlap(requests: LoggedRequest[]): number {
+  const edges = requests.flatMap((r) => [
+    { at: r.startedAt, d: 1 },
+    { at: r.endedAt, d: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.d - b.d);
+  let open = 0;
+  let most = 0;
+  for (const e of edges) {
+    open += e.d;
+    most = Math.max(most, open);
+  }
+  return most;
+}
+
+const startOf = (r: LoggedRequest | undefined) =>
+  Number(/^bytes=(\d+)-/.exec(r?.range ?? "")?.[1] ?? Number.NaN);
+
+describe("ensureModel over several ranged connections", () => {
+  it("fetches ranges at once, each at its connection's capped rate, and verifies the whole file", async () => {
+    // The emulator caps each connection (as a CDN does): only connections at once go faster.
+    fx = await fixture(8 * MB, { hub: { faults: { throttle: 2 * MB } } });
+    const source = await readFile(fx.modelFile);
+    const blobs = join(repoDir(fx), "blobs");
+    let checked: Promise<void> | undefined;
+    const model = await ensureModel(parallel(fx), {
+      ...ranged,
+      onProgress: (p) => {
+        if (checked || p.phase !== "downloading" || p.bytes < 2 * MB) return;
+        // While ranges land out of order, a record says how many leading bytes are complete.
+        checked = (async () => {
+          const names = await readdir(blobs);
+          const record = names.find((n) => n.endsWith(".incomplete.prefix"));
+          const partial = names.find((n) => n.endsWith(".incomplete"));
+          expect(record).toBe(`${partial}.prefix`);
+          const complete = Number(await readFile(join(blobs, record!), "utf8"));
+          const bytes = await readFile(join(blobs, partial!));
+          expect(bytes.subarray(0, complete).equals(source.subarray(0, complete))).toBe(true);
+        })();
+      },
+    });
+
+    expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    const bodies = bodyRequests(fx.hub.requests);
+    // Eight one-megabyte ranges, each fetched once, covering the file.
+    expect(bodies.map((r) => r.range).sort()).toEqual(
+      Array.from({ length: 8 }, (_, i) => `bytes=${i * MB}-${(i + 1) * MB - 1}`).sort(),
+    );
+    expect(bodyBytes(fx.hub.requests)).toBe(8 * MB);
+    // (Measured at the server, which sees a connection close a little after the client moved on.)
+    expect(maxOverlap(bodies)).toBeGreaterThanOrEqual(2);
+    expect(checked).toBeDefined();
+    await checked;
+    expect(await readdir(blobs)).toEqual([await fx.hub.sha256Of(REPO, FILE)]);
+  });
+
+  it("aborted mid-way, leaves a plain prefix (no holes, no record) that the next call resumes after", async () => {
+    fx = await fixture(8 * MB, { hub: { faults: { throttle: 2 * MB } } });
+    const source = await readFile(fx.modelFile);
+    const controller = new AbortController();
+    const reason = new Error("shutting down");
+    await expect(
+      ensureModel(parallel(fx), {
+        ...ranged,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === "downloading" && p.bytes >= 3 * MB) controller.abort(reason);
+        },
+      }),
+    ).rejects.toBe(reason);
+    const blobs = join(repoDir(fx), "blobs");
+    const left = await readdir(blobs);
+    expect(left.filter((n) => !n.endsWith(".incomplete"))).toEqual([]);
+    expect(left).toHaveLength(1);
+    const partial = await readFile(join(blobs, left[0]!));
+    expect(partial.equals(source.subarray(0, partial.length))).toBe(true);
+
+    fx.hub.setFaults({});
+    const since = performance.now(); // the aborted transfers may be logged late, when they close
+    const model = await ensureModel(parallel(fx), ranged);
+    expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    const resumed = fx.hub.requests.filter((r) => r.startedAt >= since);
+    const starts = bodyRequests(resumed).map((r) => (r.range ? startOf(r) : 0));
+    expect(Math.min(...starts)).toBe(partial.length);
+    expect(bodyBytes(resumed)).toBe(8 * MB - partial.length);
+  });
+
+  it("after a crash, resumes from the recorded complete prefix, not from the end of a file with holes", async () => {
+    fx = await fixture(4 * MB);
+    const sha = await fx.hub.sha256Of(REPO, FILE);
+    const source = await readFile(fx.modelFile);
+    // What a killed process leaves: 1 MB complete, a hole, then a range that had landed.
+    const blobs = join(repoDir(fx), "blobs");
+    await mkdir(blobs, { recursive: true });
+    const partial = join(blobs, `${sha}.dead-owner.incomplete`);
+    await writeFile(
+      partial,
+      Buffer.concat([source.subarray(0, MB), Buffer.alloc(MB), source.subarray(2 * MB, 3 * MB)]),
+    );
+    await writeFile(`${partial}.prefix`, String(MB));
+
+    const model = await ensureModel(parallel(fx), ranged);
+    expect(await sha256(model.path)).toBe(sha);
+    // Trusting the file's size would resume at 3 MB, fail the hash and download it all again.
+    expect(Math.min(...bodyRequests(fx.hub.requests).map(startOf))).toBe(MB);
+    expect(bodyBytes(fx.hub.requests)).toBe(3 * MB);
+    expect(await readdir(blobs)).toEqual([sha]);
+  });
+
+  it("resumes a dropped range on its own, keeping the others", async () => {
+    fx = await fixture(4 * MB, { hub: { faults: { drop: { afterBytes: MB / 4, times: 1 } } } });
+    const model = await ensureModel(parallel(fx), ranged);
+    expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    const bodies = bodyRequests(fx.hub.requests);
+    expect(bodies).toHaveLength(5);
+    const retry = bodies.find((r) => startOf(r) % MB !== 0);
+    expect(retry).toBeDefined();
+    // The retry asks for the rest of its own range only.
+    expect(retry?.range).toMatch(new RegExp(`-${(Math.floor(startOf(retry) / MB) + 1) * MB - 1}$`));
+  });
+});
