@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPhi4Client, errorCode } from "@phi4-edge/shared/client";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { seedKeys } from "./seed-keys";
 import { type StartedEdge, startEdge } from "./start-edge";
 
@@ -34,8 +34,12 @@ async function edgeFor(runnerUrl: string, vars: Record<string, string> = {}) {
 beforeAll(async () => {
   ({ k: key } = (await seedKeys(join(dir, "state"), [{ name: "k" }])) as { k: string });
 }, 60_000);
+// One edge at a time: workerds sharing the state folder contend for its SQLite files, and on
+// a busy machine the next one failed to start (SQLITE_BUSY).
+afterEach(async () => {
+  for (const edge of edges.splice(0)) await edge.dispose();
+});
 afterAll(async () => {
-  for (const edge of edges) await edge.dispose();
   for (const server of servers) server.close();
   rmSync(dir, { recursive: true, force: true });
 });
