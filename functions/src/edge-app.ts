@@ -1,29 +1,18 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import { authenticate, type Caller } from "./auth/authenticate";
+import { authenticate } from "./auth/authenticate";
+import type { EdgeEnv } from "./edge-env";
 import { ConfigError, type EdgeConfig, edgeConfig } from "./env";
 import { EdgeError, errorResponse } from "./http/edge-error";
-import type { Logger } from "./http/logger";
 import { requestContext } from "./http/request-context";
 import { rateLimit } from "./limits/rate-limit";
 import { chatsIn, isAllowedRoute } from "./proxy/allowed-route";
 import { passThrough } from "./proxy/pass-through";
-import { ignoreRunnerUnavailable, type OnRunnerUnavailable } from "./proxy/runner-unavailable";
-
-export interface EdgeVariables {
-  requestId: string;
-  log: Logger;
-  config: EdgeConfig;
-  caller: Caller;
-  /** Ends the caller's stream lease (idempotent). */
-  release: () => Promise<void>;
-  /** Set when the response body carries the lease away. */
-  streaming: boolean;
-}
+import { KEEP_REFUSALS, type RunnerUnavailablePolicy } from "./proxy/runner-unavailable";
 
 export interface EdgeAppOptions {
   /** The seam for waking a runner scaled to zero. Default: nothing. */
-  onRunnerUnavailable?: OnRunnerUnavailable;
+  onRunnerUnavailable?: RunnerUnavailablePolicy;
 }
 
 /**
@@ -31,7 +20,7 @@ export interface EdgeAppOptions {
  * streaming pass-through to the runner.
  */
 export function createEdgeApp(options: EdgeAppOptions = {}) {
-  const app = new Hono<{ Variables: EdgeVariables }>();
+  const app = new Hono<EdgeEnv>();
 
   app.use(requestContext());
   app.use(async function loadConfig(c, next) {
@@ -64,10 +53,7 @@ export function createEdgeApp(options: EdgeAppOptions = {}) {
   });
   app.use(authenticate());
   app.use(rateLimit());
-  app.all(
-    "*",
-    passThrough({ onRunnerUnavailable: options.onRunnerUnavailable ?? ignoreRunnerUnavailable }),
-  );
+  app.all("*", passThrough({ onRunnerUnavailable: options.onRunnerUnavailable ?? KEEP_REFUSALS }));
 
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? crypto.randomUUID();

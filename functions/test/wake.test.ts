@@ -129,6 +129,6 @@ describe("waking the runners from zero", () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("service_unavailable");
     expect(body.error.message).not.toContain("<html>");
-    expect(edge.logs.join("\n")).toMatch(/"component":"wake".*"reason":"not-ready"/);
+    expect(edge.logs.join("\n")).toMatch(/"component":"wake".*"reason":"no-runner"/);
   });
 });

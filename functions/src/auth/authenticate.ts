@@ -1,17 +1,10 @@
 import type { MiddlewareHandler } from "hono";
-import type { EdgeVariables } from "../edge-app";
+import type { EdgeEnv } from "../edge-env";
+
 import { EdgeError } from "../http/edge-error";
 import { API_KEY_PATTERN, keyId, storageKey } from "./api-key";
 import { jwtVerifier, looksLikeJwt } from "./jwt-verifier";
-import { KeyRecord, type Limits } from "./key-record";
-
-/** Who is calling, once authenticated. */
-export interface Caller {
-  /** `k_<hash prefix>` for API keys, `jwt:<sub>` for tokens: logged and sent to the runner. */
-  id: string;
-  kind: "key" | "jwt";
-  limits: Limits;
-}
+import { KeyRecord } from "./key-record";
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const verifiers = new Map<string, ReturnType<typeof jwtVerifier>>();
@@ -20,7 +13,7 @@ const verifiers = new Map<string, ReturnType<typeof jwtVerifier>>();
  * Accepts `Authorization: Bearer <API key>` (looked up by hash in KEYS) or, when a JWKS URL is
  * configured, `Bearer <JWT>`. Anything else is a 401 before any call to the runner.
  */
-export function authenticate(): MiddlewareHandler<{ Variables: EdgeVariables }> {
+export function authenticate(): MiddlewareHandler<EdgeEnv> {
   return async function authenticate(c, next) {
     const config = c.get("config");
     const header = c.req.header("authorization");

@@ -1,14 +1,16 @@
 import type { MiddlewareHandler } from "hono";
-import type { EdgeVariables } from "../edge-app";
+import type { EdgeEnv } from "../edge-env";
 import { createLogger } from "./logger";
 
+// hono's requestId() would replace any id with a `.` or `:` (`trace-abc.123`, X-Ray's
+// `Root=1-…`), so callers' trace ids would not reach the runner's logs: kept by hand.
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Gives every request an id (the caller's `x-request-id` when sane, a new one otherwise) and a
  * logger carrying it, answers with the id, and logs one access line.
  */
-export function requestContext(): MiddlewareHandler<{ Variables: EdgeVariables }> {
+export function requestContext(): MiddlewareHandler<EdgeEnv> {
   const root = createLogger({ service: "edge" });
   return async function requestContext(c, next) {
     const incoming = c.req.header("x-request-id");

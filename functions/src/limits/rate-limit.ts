@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { EdgeVariables } from "../edge-app";
+import type { EdgeEnv } from "../edge-env";
 import { EdgeError } from "../http/edge-error";
 
 /**
@@ -7,7 +7,7 @@ import { EdgeError } from "../http/edge-error";
  * (each pass-through request holds one until its response body ends). Defaults come from the
  * config, overrides from the key's record. A refusal is a 429 with `Retry-After`.
  */
-export function rateLimit(): MiddlewareHandler<{ Variables: EdgeVariables }> {
+export function rateLimit(): MiddlewareHandler<EdgeEnv> {
   return async function rateLimit(c, next) {
     const config = c.get("config");
     const caller = c.get("caller");

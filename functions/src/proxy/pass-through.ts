@@ -1,10 +1,10 @@
 import type { Handler } from "hono";
-import type { EdgeVariables } from "../edge-app";
+import type { EdgeEnv } from "../edge-env";
 import { EdgeError } from "../http/edge-error";
-import { isNoRunnerResponse, wakingError } from "../wake/waking-error";
+import { isNoRunnerResponse } from "../wake/waking-error";
 import { readBody } from "./read-body";
 import { framingOf, relayBody } from "./relay-body";
-import type { OnRunnerUnavailable } from "./runner-unavailable";
+import type { RunnerUnavailable, RunnerUnavailablePolicy } from "./runner-unavailable";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the caller's credentials never cross the edge. */
 const STRIPPED_REQUEST = [
@@ -35,7 +35,7 @@ const STRIPPED_RESPONSE = [
 const COLD_START_RETRY_S = "5";
 
 export interface PassThroughOptions {
-  onRunnerUnavailable: OnRunnerUnavailable;
+  onRunnerUnavailable: RunnerUnavailablePolicy;
 }
 
 /**
@@ -43,7 +43,7 @@ export interface PassThroughOptions {
  * back unbuffered. The caller's abort (request.signal) cancels the runner's request; the
  * caller's stream lease is released when the body ends, however it ends.
  */
-export function passThrough(options: PassThroughOptions): Handler<{ Variables: EdgeVariables }> {
+export function passThrough(options: PassThroughOptions): Handler<EdgeEnv> {
   return async function passThrough(c) {
     const config = c.get("config");
     const requestId = c.get("requestId");
@@ -58,12 +58,16 @@ export function passThrough(options: PassThroughOptions): Handler<{ Variables: E
     headers.set("x-phi4-caller", c.get("caller").id);
     headers.set("x-request-id", requestId);
 
-    const unavailable = (reason: "unreachable" | "timeout" | "not-ready") =>
+    /** Tells the policy (in the background) and returns its refusal for the caller, if any. */
+    const unavailable = (reason: RunnerUnavailable["reason"]) => {
+      const event = { reason, requestId };
       c.executionCtx.waitUntil(
         Promise.resolve()
-          .then(() => options.onRunnerUnavailable({ reason, requestId }, config))
+          .then(() => options.onRunnerUnavailable.notify(event, config))
           .catch((error) => log.error({ err: String(error) }, "runner-unavailable hook failed")),
       );
+      return options.onRunnerUnavailable.refusal(event, config);
+    };
 
     const timeout = new AbortController();
     const timer = setTimeout(
@@ -83,25 +87,28 @@ export function passThrough(options: PassThroughOptions): Handler<{ Variables: E
     } catch (error) {
       if (callerSignal.aborted) throw callerSignal.reason;
       if (timeout.signal.aborted) {
-        unavailable("timeout");
-        throw new EdgeError("GATEWAY_TIMEOUT", "the model runner did not answer in time", {
-          cause: error,
-        });
+        throw (
+          unavailable("timeout") ??
+          new EdgeError("GATEWAY_TIMEOUT", "the model runner did not answer in time", {
+            cause: error,
+          })
+        );
       }
       log.warn({ err: String(error), ms: Date.now() - started }, "runner unreachable");
-      unavailable("unreachable");
-      // Where runners scale to zero, "unreachable" means "being woken": callers wait and retry.
-      if (config.wake) throw wakingError(undefined, error);
-      throw new EdgeError("BAD_GATEWAY", "the model runner is unreachable", { cause: error });
+      throw (
+        unavailable("unreachable") ??
+        new EdgeError("BAD_GATEWAY", "the model runner is unreachable", { cause: error })
+      );
     } finally {
       clearTimeout(timer);
     }
 
-    if (isNoRunnerResponse(upstream) && config.wake) {
-      // The load balancer's own 503: no runner is registered yet.
-      await upstream.body?.cancel();
-      unavailable("not-ready");
-      throw wakingError();
+    if (upstream.status === 503) {
+      const refusal = unavailable(isNoRunnerResponse(upstream) ? "no-runner" : "not-ready");
+      if (refusal) {
+        await upstream.body?.cancel();
+        throw refusal;
+      }
     }
 
     const responseHeaders = new Headers(upstream.headers);
@@ -114,10 +121,8 @@ export function passThrough(options: PassThroughOptions): Handler<{ Variables: E
     // Cloudflare compresses some types, and a compressor holds tokens back until the end.
     if (!responseHeaders.has("content-encoding"))
       responseHeaders.set("content-encoding", "identity");
-    if (upstream.status === 503) {
-      if (!responseHeaders.has("retry-after"))
-        responseHeaders.set("retry-after", COLD_START_RETRY_S);
-      unavailable("not-ready");
+    if (upstream.status === 503 && !responseHeaders.has("retry-after")) {
+      responseHeaders.set("retry-after", COLD_START_RETRY_S);
     }
 
     const release = c.get("release");

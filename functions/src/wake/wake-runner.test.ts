@@ -69,13 +69,6 @@ beforeEach(() => {
   resetWakeThrottle();
 });
 
-const waking = {
-  code: "SERVICE_UNAVAILABLE",
-  phase: "waking",
-  retryAfterMs: 10_000,
-  message: expect.any(String),
-};
-
 describe("wakeRunner", () => {
   test("a request signed with another key fails the stand-in's signature check", async () => {
     await wakeRunner({ ...config, secretAccessKey: "not-the-key" });
@@ -84,7 +77,7 @@ describe("wakeRunner", () => {
 
   test("a service at zero is described, then updated to one runner, with signed requests", async () => {
     const outcome = await wakeRunner(config);
-    expect(outcome).toEqual({ action: "started", answer: waking });
+    expect(outcome).toEqual({ action: "started" });
     expect(calls.map((c) => [c.target, c.body])).toEqual([
       [
         "AmazonEC2ContainerServiceV20141113.DescribeServices",
@@ -119,7 +112,7 @@ describe("wakeRunner", () => {
     await wakeRunner(config, { now, minIntervalMs: 30_000 });
     const before = calls.length;
     const again = await wakeRunner(config, { now, minIntervalMs: 30_000 });
-    expect(again).toEqual({ action: "throttled", answer: waking });
+    expect(again).toEqual({ action: "throttled" });
     expect(calls.length).toBe(before);
     clock += 30_000;
     const later = await wakeRunner(config, { now, minIntervalMs: 30_000 });
@@ -127,11 +120,10 @@ describe("wakeRunner", () => {
     expect(calls.length).toBe(before + 1);
   });
 
-  test("an ECS refusal still answers waking and names the AWS error, not the key", async () => {
+  test("an ECS refusal is a failed outcome naming the AWS error, not the key", async () => {
     failWith = { status: 400, type: "AccessDeniedException" };
     const outcome = await wakeRunner(config);
     expect(outcome.action).toBe("failed");
-    expect(outcome.answer).toEqual(waking);
     expect(outcome.error).toMatchObject({ status: 400, awsType: "AccessDeniedException" });
     expect(outcome.error?.message).toContain("DescribeServices");
     expect(JSON.stringify(outcome) + outcome.error?.message).not.toContain(SECRET);
@@ -187,20 +179,27 @@ describe("wake bindings and the pass-through hook", () => {
     expect(partial).not.toThrow(new RegExp(SECRET.slice(0, 12)));
   });
 
-  test("the hook wakes the service named by the bindings", async () => {
+  test("the policy wakes the service named by the bindings and answers waking meanwhile", async () => {
     const outcomes: WakeOutcome[] = [];
-    const hook = createWakeOnUnavailable({
-      onOutcome: (o) => outcomes.push(o),
-      endpoint: config.endpoint,
-    });
-    await hook(
-      { reason: "unreachable", requestId: "r1" },
-      EdgeConfig.parse({ ...base, ...bindings }),
-    );
+    const policy = createWakeOnUnavailable({ onOutcome: (o) => outcomes.push(o) });
+    const deployed = EdgeConfig.parse({ ...base, ...bindings, ECS_ENDPOINT: config.endpoint });
+    const unreachable = { reason: "unreachable", requestId: "r1" } as const;
+    await policy.notify(unreachable, deployed);
     expect(outcomes.map((o) => o.action)).toEqual(["started"]);
     expect(desiredCount).toBe(1);
-    await hook({ reason: "unreachable", requestId: "r2" }, EdgeConfig.parse(base));
+    // Callers are told to wait while it wakes; a timeout or a runner's own 503 keep theirs.
+    expect(policy.refusal(unreachable, deployed)).toMatchObject({
+      code: "SERVICE_UNAVAILABLE",
+      options: { phase: "waking", retryAfterMs: 10_000 },
+    });
+    expect(policy.refusal({ ...unreachable, reason: "no-runner" }, deployed)).toBeDefined();
+    expect(policy.refusal({ ...unreachable, reason: "timeout" }, deployed)).toBeUndefined();
+    expect(policy.refusal({ ...unreachable, reason: "not-ready" }, deployed)).toBeUndefined();
+    // Locally (no bindings) nothing is woken and the edge's own answers stand.
+    const local = EdgeConfig.parse(base);
+    await policy.notify({ ...unreachable, requestId: "r2" }, local);
     expect(outcomes).toHaveLength(1);
+    expect(policy.refusal(unreachable, local)).toBeUndefined();
   });
 });
 

@@ -16,17 +16,7 @@ export interface WakeOptions {
   signal?: AbortSignal;
   /** At most one ECS call per service per isolate in this window (default 30 s). */
   minIntervalMs?: number;
-  /** What callers are told to wait before retrying (default 10 s). */
-  retryAfterMs?: number;
   now?: () => number;
-}
-
-/** What the edge answers while runners wake: the contract's SERVICE_UNAVAILABLE, phase waking. */
-export interface WakingAnswer {
-  code: "SERVICE_UNAVAILABLE";
-  phase: "waking";
-  message: string;
-  retryAfterMs: number;
 }
 
 export type WakeAction =
@@ -36,12 +26,11 @@ export type WakeAction =
   | "already-starting"
   /** Another request of this isolate asked ECS less than `minIntervalMs` ago. */
   | "throttled"
-  /** ECS refused or could not be reached; the answer is the same, the error is attached. */
+  /** ECS refused or could not be reached; the error is attached. */
   | "failed";
 
 export interface WakeOutcome {
   action: WakeAction;
-  answer: WakingAnswer;
   /** Present when `action` is "failed"; never contains the key. */
   error?: WakeError;
 }
@@ -68,7 +57,7 @@ const lastAttempt = new Map<string, number>();
 /**
  * Starts a runner when the service sits at zero (ECS DescribeServices, then UpdateService
  * desiredCount 1 only if it was 0: idempotent across isolates), at most once per
- * `minIntervalMs` per isolate, and returns the SERVICE_UNAVAILABLE/waking answer for the caller.
+ * `minIntervalMs` per isolate. (What the caller is told meanwhile is `wakingError`.)
  * Never throws for ECS failures (they come back as `action: "failed"`); an abort rethrows.
  */
 export async function wakeRunner(
@@ -79,16 +68,10 @@ export async function wakeRunner(
   if (signal?.aborted) throw signal.reason;
   const now = options.now ?? Date.now;
   const minIntervalMs = options.minIntervalMs ?? 30_000;
-  const answer: WakingAnswer = {
-    code: "SERVICE_UNAVAILABLE",
-    phase: "waking",
-    message: "the model runners are starting; retry shortly",
-    retryAfterMs: options.retryAfterMs ?? 10_000,
-  };
 
   const key = `${config.region}/${config.cluster}/${config.service}`;
   const last = lastAttempt.get(key);
-  if (last !== undefined && now() - last < minIntervalMs) return { action: "throttled", answer };
+  if (last !== undefined && now() - last < minIntervalMs) return { action: "throttled" };
   lastAttempt.set(key, now());
 
   const ecs = ecsClient(config, options);
@@ -102,20 +85,20 @@ export async function wakeRunner(
       const reason = described.failures?.[0]?.reason ?? "not found";
       throw new WakeError(`ECS service ${config.service}: ${reason}`);
     }
-    if ((service.desiredCount ?? 0) > 0) return { action: "already-starting", answer };
+    if ((service.desiredCount ?? 0) > 0) return { action: "already-starting" };
     await ecs("UpdateService", {
       cluster: config.cluster,
       service: config.service,
       desiredCount: 1,
     });
-    return { action: "started", answer };
+    return { action: "started" };
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     const wakeError =
       error instanceof WakeError
         ? error
         : new WakeError("ECS could not be reached", { cause: error });
-    return { action: "failed", answer, error: wakeError };
+    return { action: "failed", error: wakeError };
   }
 }
 

@@ -1,5 +1,4 @@
 import { EdgeError } from "../http/edge-error";
-import type { WakingAnswer } from "./wake-runner";
 
 /**
  * True for the load balancer's own 503 (no runner registered: the service is at zero or its
@@ -12,16 +11,13 @@ export function isNoRunnerResponse(response: Response): boolean {
   return !type.includes("json");
 }
 
-/** The refusal callers get while runners wake: SERVICE_UNAVAILABLE with a Retry-After. */
-export function wakingError(
-  answer: Pick<WakingAnswer, "message" | "retryAfterMs"> = {
-    message: "the model runners are starting; retry shortly",
-    retryAfterMs: 10_000,
-  },
-  cause?: unknown,
-): EdgeError {
-  return new EdgeError("SERVICE_UNAVAILABLE", answer.message, {
-    retryAfterMs: answer.retryAfterMs,
+/** What callers are told to wait while a runner starts (an ECS task takes about a minute). */
+const WAKING_RETRY_MS = 10_000;
+
+/** The refusal callers get while runners wake: SERVICE_UNAVAILABLE, phase waking, Retry-After. */
+export function wakingError(cause?: unknown): EdgeError {
+  return new EdgeError("SERVICE_UNAVAILABLE", "the model runners are starting; retry shortly", {
+    retryAfterMs: WAKING_RETRY_MS,
     phase: "waking",
     cause,
   });
