@@ -74,9 +74,13 @@ export async function runnerMetric(
   return sum;
 }
 
-/** Polls `check` (every 50 ms, up to 20 s): for effects that land asynchronously. */
-export async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+/** Polls `check` (every 50 ms, up to `timeoutMs`): for effects that land asynchronously. */
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       if (await check()) return;
