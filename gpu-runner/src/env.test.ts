@@ -1,5 +1,8 @@
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseEnv } from "./env";
+
+const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
 describe("parseEnv", () => {
   it("applies the documented defaults", () => {
@@ -8,7 +11,7 @@ describe("parseEnv", () => {
       MODEL_REPO: "bartowski/microsoft_Phi-4-reasoning-plus-GGUF",
       MODEL_FILE: "microsoft_Phi-4-reasoning-plus-Q4_K_M.gguf",
       MODEL_REVISION: "main",
-      MODEL_CACHE_DIR: "./.models",
+      MODEL_CACHE_DIR: resolve(REPO_ROOT, ".models"),
       HF_ENDPOINT: "https://huggingface.co",
       HF_HUB_OFFLINE: false,
       PORT: 8080,
@@ -18,6 +21,26 @@ describe("parseEnv", () => {
       QUEUE_MAX: 64,
     });
     expect(env.THREADS).toBeGreaterThan(0);
+  });
+
+  it("keeps one model folder whatever the working directory: the repository's .models", () => {
+    // npm runs `-w gpu-runner pull` in gpu-runner/ and `npm start` at the root: a relative
+    // default made them two folders (and a second 9 GB download).
+    expect(parseEnv({ RUNNER_INSECURE: "1" }).MODEL_CACHE_DIR).toBe(resolve(REPO_ROOT, ".models"));
+    expect(parseEnv({ RUNNER_INSECURE: "1", INIT_CWD: "/elsewhere" }).MODEL_CACHE_DIR).toBe(
+      resolve(REPO_ROOT, ".models"),
+    );
+  });
+
+  it("reads a relative MODEL_CACHE_DIR from where npm was run (INIT_CWD), else the working directory", () => {
+    const relative = { RUNNER_INSECURE: "1", MODEL_CACHE_DIR: "volume/models" };
+    expect(parseEnv({ ...relative, INIT_CWD: "/work/app" }).MODEL_CACHE_DIR).toBe(
+      "/work/app/volume/models",
+    );
+    expect(parseEnv(relative).MODEL_CACHE_DIR).toBe(resolve(process.cwd(), "volume/models"));
+    expect(parseEnv({ RUNNER_INSECURE: "1", MODEL_CACHE_DIR: "/models" }).MODEL_CACHE_DIR).toBe(
+      "/models",
+    );
   });
 
   it("requires RUNNER_SECRET unless RUNNER_INSECURE=1", () => {

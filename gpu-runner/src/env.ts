@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { DRAIN_SECONDS } from "./server/connection-timeouts";
 
@@ -6,6 +7,12 @@ const flag = z
   .enum(["1", "0", "true", "false", ""])
   .optional()
   .transform((v) => v === "1" || v === "true");
+
+/**
+ * The repository's `.models`: `npm run -w gpu-runner pull` (run in gpu-runner/) and `npm start`
+ * (run at the root) share it whatever the working directory. Containers set MODEL_CACHE_DIR.
+ */
+export const DEFAULT_CACHE_DIR = resolve(import.meta.dirname, "../../.models");
 
 /** The runner's whole configuration (the README's table). Nothing else reads `process.env`. */
 export const RunnerEnv = z
@@ -16,7 +23,7 @@ export const RunnerEnv = z
       .default("bartowski/microsoft_Phi-4-reasoning-plus-GGUF"),
     MODEL_FILE: z.string().min(1).default("microsoft_Phi-4-reasoning-plus-Q4_K_M.gguf"),
     MODEL_REVISION: z.string().min(1).default("main"),
-    MODEL_CACHE_DIR: z.string().min(1).default("./.models"),
+    MODEL_CACHE_DIR: z.string().min(1).default(DEFAULT_CACHE_DIR),
     MODEL_PATH: z.string().min(1).optional(),
     HF_ENDPOINT: z.url().default("https://huggingface.co"),
     HF_TOKEN: z.string().min(1).optional(),
@@ -40,11 +47,18 @@ export const RunnerEnv = z
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
+    /** Set by npm: the folder the command was typed in (npm runs scripts in the workspace). */
+    INIT_CWD: z.string().optional(),
   })
   .refine((env) => env.RUNNER_SECRET || env.RUNNER_INSECURE, {
     message: "RUNNER_SECRET is required (or set RUNNER_INSECURE=1 for local development)",
     path: ["RUNNER_SECRET"],
-  });
+  })
+  .transform(({ INIT_CWD, ...env }) => ({
+    ...env,
+    // A relative folder is relative to where the user typed the command, not to where npm runs it.
+    MODEL_CACHE_DIR: resolve(INIT_CWD ?? process.cwd(), env.MODEL_CACHE_DIR),
+  }));
 export type RunnerEnv = z.infer<typeof RunnerEnv>;
 
 /** Parses the environment once; a bad value is a message naming the variable, not a stack trace. */

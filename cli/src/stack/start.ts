@@ -1,11 +1,10 @@
 /**
  * `npm start`: the local stack with the real Phi-4 default — the runner (downloading the model
- * into ./.models on the first start, reusing it after), the edge under wrangler dev, an API key
+ * into the repository's .models on the first start, reusing it after), the edge under wrangler dev, an API key
  * for this session, and a terminal chat. Problems it can foresee end in advice, not a trace.
  */
 import { existsSync } from "node:fs";
 import { totalmem } from "node:os";
-import { resolve } from "node:path";
 import { startRunner } from "../../../gpu-runner/dev/start-runner";
 import { ConfigError, parseEnv } from "../../../gpu-runner/src/env";
 import { COMMIT_RE, cacheLayout, readRef } from "../../../gpu-runner/src/model-store/cache-layout";
@@ -15,7 +14,6 @@ import { isPortFree } from "./free-port";
 import { createLocalKey, startEdge } from "./start-edge";
 import { progressLine, waitReady } from "./wait-ready";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
 const OFFLINE_HINT = "For the fully offline demo on a tiny model, run: npm run demo";
 /** Q4_K_M weights (~9 GB) plus one 8k-token KV cache (~1.6 GB) and headroom. */
 const MIN_MEMORY_GIB = 12;
@@ -25,6 +23,8 @@ const PASSED = [
   "MODEL_FILE",
   "MODEL_REVISION",
   "MODEL_PATH",
+  "MODEL_CACHE_DIR",
+  "INIT_CWD",
   "HF_ENDPOINT",
   "HF_TOKEN",
   "HF_HUB_OFFLINE",
@@ -77,7 +77,7 @@ async function preflight(env: Record<string, string>, port: number) {
 
 /** Whether the volume already holds the model (then a start needs no Hub). */
 async function isCached(config: ReturnType<typeof parseEnv>): Promise<boolean> {
-  const layout = cacheLayout(resolve(ROOT, config.MODEL_CACHE_DIR), config.MODEL_REPO);
+  const layout = cacheLayout(config.MODEL_CACHE_DIR, config.MODEL_REPO);
   const commit = COMMIT_RE.test(config.MODEL_REVISION)
     ? config.MODEL_REVISION
     : await readRef(layout, config.MODEL_REVISION);
@@ -100,10 +100,11 @@ async function main(): Promise<number> {
   const port = Number(process.env.PHI4_PORT ?? 8787);
   const env: Record<string, string> = { PARALLEL: "1", CONTEXT_SIZE: "8192", LOG_LEVEL: "warn" };
   for (const name of PASSED) if (process.env[name]) env[name] = process.env[name] as string;
-  env.MODEL_CACHE_DIR = resolve(ROOT, process.env.MODEL_CACHE_DIR ?? ".models");
 
   try {
     const config = await preflight(env, port);
+    // The folder `npm run -w gpu-runner pull` uses too (the runner's env.ts resolves it).
+    env.MODEL_CACHE_DIR = config.MODEL_CACHE_DIR;
     const stops: (() => Promise<unknown>)[] = [];
     const stopAll = async () => {
       for (const stop of stops.reverse()) await stop().catch(() => {});
