@@ -11,8 +11,10 @@ commands:
   revoke (--name NAME | --id ID)                      refuse the key from now on
 
 options:
-  --remote            the deployed KEYS namespace (needs a Cloudflare login or API token)
-  --namespace-id ID   with --remote: the deployed namespace (default: the KEYS binding's id)
+  --remote            the deployed KEYS namespace (needs a Cloudflare login, or CLOUDFLARE_API_TOKEN
+                      and CLOUDFLARE_ACCOUNT_ID)
+  --namespace-id ID   with --remote, required: the deployed namespace's id (sst deploy's keysNamespace
+                      output, in .sst/outputs.json)
   --persist-to DIR    the local state folder \`wrangler dev\` uses (default functions/.wrangler/state)`;
 
 /** `npm run keys -- create|list|revoke …`: API keys in the KEYS namespace, local or remote. */
@@ -36,6 +38,15 @@ async function main(argv: string[]): Promise<void> {
   if (values.help || !command) {
     console.log(USAGE);
     return;
+  }
+  // wrangler.jsonc's KEYS id is a placeholder for local state: remotely it names no namespace.
+  if (values.remote && !values["namespace-id"]) {
+    throw new UsageError(
+      "--remote needs --namespace-id ID, the deployed KEYS namespace: the keysNamespace output of sst deploy (.sst/outputs.json)",
+    );
+  }
+  if (values["namespace-id"] && !values.remote) {
+    throw new UsageError("--namespace-id is for --remote; local keys live under --persist-to");
   }
   const store = kvStore({
     where: values.remote ? "remote" : "local",
