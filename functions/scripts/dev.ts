@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { parseEnv } from "node:util";
+import { checkDevVars } from "../src/env";
 import { buildPlayground } from "./build-playground";
 import { FUNCTIONS, WRANGLER, wranglerEnv } from "./wrangler";
 
@@ -24,18 +26,24 @@ const FROM_ENVIRONMENT = [
  * from functions/.dev.vars overlaid by the same names from the environment. They reach
  * wrangler through a private env file, so the runner secret never shows in `ps`.
  */
-function main(extraArgs: string[]) {
-  const values = parseDotEnv(resolve(FUNCTIONS, ".dev.vars"));
+async function main(extraArgs: string[]) {
+  const devVars = resolve(FUNCTIONS, ".dev.vars");
+  const values = existsSync(devVars) ? parseEnv(readFileSync(devVars, "utf8")) : {};
   for (const name of FROM_ENVIRONMENT) {
     const value = process.env[name];
     if (value) values[name] = value;
   }
-  if (!values.RUNNER_SECRET) {
+  // Refused here, not by every request (500, the reason only in wrangler's log).
+  const problems = values.RUNNER_SECRET
+    ? checkDevVars(values as Record<string, string>)
+    : ["RUNNER_SECRET: not set"];
+  if (problems.length) {
     console.error(
-      "RUNNER_SECRET is not set: put it in functions/.dev.vars (see .dev.vars.example) or the environment",
+      `npm run -w functions dev: ${problems.join("; ")}\nFix it in functions/.dev.vars (see .dev.vars.example) or the environment.`,
     );
     process.exit(1);
   }
+  await announceRunner(values.RUNNER_URL);
   buildPlayground();
   const dir = resolve(FUNCTIONS, ".wrangler");
   mkdirSync(dir, { recursive: true });
@@ -63,17 +71,20 @@ function main(extraArgs: string[]) {
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-/** `NAME=value` lines; `#` comments; optional single or double quotes. */
-function parseDotEnv(path: string): Record<string, string> {
-  if (!existsSync(path)) return {};
-  const values: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!match?.[1] || line.trimStart().startsWith("#")) continue;
-    const raw = match[2] ?? "";
-    values[match[1]] = /^(["']).*\1$/.test(raw) ? raw.slice(1, -1) : raw;
-  }
-  return values;
+/** The edge only forwards: say so, and whether a runner answers there now. */
+async function announceRunner(url: string | undefined): Promise<void> {
+  const where = url ?? "wrangler.jsonc's RUNNER_URL";
+  console.log(
+    `a runner must be running at ${where}: npm run -w gpu-runner start with the same RUNNER_SECRET (or npm start for the whole stack)`,
+  );
+  if (!url) return;
+  const answers = await fetch(`${url.replace(/\/+$/, "")}/healthz`, {
+    signal: AbortSignal.timeout(2_000),
+  }).then(
+    (res) => res.ok,
+    () => false,
+  );
+  if (!answers) console.log(`no runner answers at ${url} yet: calls get 502 until one does`);
 }
 
-main(process.argv.slice(2));
+await main(process.argv.slice(2));

@@ -17,61 +17,69 @@ const WAKE_BINDINGS = [
   "AWS_SECRET_ACCESS_KEY",
 ] as const;
 
-/** The Worker's whole configuration: its bindings, parsed once per isolate. */
-export const EdgeConfig = z
-  .object({
-    RUNNER_URL: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, "")),
-    RUNNER_SECRET: z.string().min(16, "use at least 16 characters"),
-    KEYS: z.custom<KVNamespace>((v) => typeof (v as KVNamespace)?.get === "function", {
-      message: "expected a KV namespace binding",
-    }),
-    LIMITER: z.custom<DurableObjectNamespace<KeyLimiter>>(
-      (v) => typeof (v as DurableObjectNamespace)?.idFromName === "function",
-      { message: "expected a Durable Object namespace binding (class KeyLimiter)" },
+/** The bindings that are text (vars and secrets). */
+const EdgeVars = z.object({
+  RUNNER_URL: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, "")),
+  RUNNER_SECRET: z.string().min(16, "use at least 16 characters"),
+  JWT_JWKS_URL: optionalText.pipe(z.url().optional()),
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  /** Default requests per minute per caller (a key's metadata may override it). */
+  RATE_LIMIT_PER_MINUTE: positiveInt(60),
+  /** Default concurrent pass-through requests (streams) per caller. */
+  CONCURRENT_STREAMS: positiveInt(4),
+  MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  /** How long the runner may take to send response headers before the caller gets 504. */
+  RUNNER_TIMEOUT_MS: positiveInt(10_000),
+  /**
+   * How long a response body may stay silent before the caller's stream is ended with
+   * GATEWAY_TIMEOUT. The runner writes a keep-alive every 500 ms, so this is ten of them.
+   */
+  STREAM_IDLE_MS: positiveInt(5_000),
+  /** Comma-separated origins allowed by CORS, `*` for any; empty: no CORS headers. */
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
     ),
-    JWT_JWKS_URL: optionalText.pipe(z.url().optional()),
-    JWT_ISSUER: optionalText,
-    JWT_AUDIENCE: optionalText,
-    /** Default requests per minute per caller (a key's metadata may override it). */
-    RATE_LIMIT_PER_MINUTE: positiveInt(60),
-    /** Default concurrent pass-through requests (streams) per caller. */
-    CONCURRENT_STREAMS: positiveInt(4),
-    MAX_BODY_BYTES: positiveInt(1024 * 1024),
-    /** How long the runner may take to send response headers before the caller gets 504. */
-    RUNNER_TIMEOUT_MS: positiveInt(10_000),
-    /**
-     * How long a response body may stay silent before the caller's stream is ended with
-     * GATEWAY_TIMEOUT. The runner writes a keep-alive every 500 ms, so this is ten of them.
-     */
-    STREAM_IDLE_MS: positiveInt(5_000),
-    /** Comma-separated origins allowed by CORS, `*` for any; empty: no CORS headers. */
-    CORS_ORIGINS: z
-      .string()
-      .default("")
-      .transform((v) =>
-        v
-          .split(",")
-          .map((o) => o.trim())
-          .filter(Boolean),
-      ),
-    AWS_REGION: optionalText,
-    ECS_CLUSTER: optionalText,
-    ECS_SERVICE: optionalText,
-    AWS_ACCESS_KEY_ID: optionalText,
-    AWS_SECRET_ACCESS_KEY: optionalText,
-    /** Another ECS API endpoint (a VPC or FIPS endpoint; tests point it at a local stand-in). */
-    ECS_ENDPOINT: optionalText.pipe(z.url().optional()),
-  })
-  .superRefine((env, ctx) => {
-    const missing = WAKE_BINDINGS.filter((name) => !env[name]);
-    if (missing.length > 0 && missing.length < WAKE_BINDINGS.length) {
-      ctx.addIssue({
-        code: "custom",
-        path: [missing.join(", ")],
-        message: `missing: waking the runners needs all of ${WAKE_BINDINGS.join(", ")}`,
-      });
-    }
-  })
+  AWS_REGION: optionalText,
+  ECS_CLUSTER: optionalText,
+  ECS_SERVICE: optionalText,
+  AWS_ACCESS_KEY_ID: optionalText,
+  AWS_SECRET_ACCESS_KEY: optionalText,
+  /** Another ECS API endpoint (a VPC or FIPS endpoint; tests point it at a local stand-in). */
+  ECS_ENDPOINT: optionalText.pipe(z.url().optional()),
+});
+
+function wakeBindingsTogether(
+  env: Partial<Record<(typeof WAKE_BINDINGS)[number], string>>,
+  ctx: z.RefinementCtx,
+): void {
+  const missing = WAKE_BINDINGS.filter((name) => !env[name]);
+  if (missing.length > 0 && missing.length < WAKE_BINDINGS.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: [missing.join(", ")],
+      message: `missing: waking the runners needs all of ${WAKE_BINDINGS.join(", ")}`,
+    });
+  }
+}
+
+/** The Worker's whole configuration: its bindings, parsed once per isolate. */
+export const EdgeConfig = EdgeVars.extend({
+  KEYS: z.custom<KVNamespace>((v) => typeof (v as KVNamespace)?.get === "function", {
+    message: "expected a KV namespace binding",
+  }),
+  LIMITER: z.custom<DurableObjectNamespace<KeyLimiter>>(
+    (v) => typeof (v as DurableObjectNamespace)?.idFromName === "function",
+    { message: "expected a Durable Object namespace binding (class KeyLimiter)" },
+  ),
+})
+  .superRefine(wakeBindingsTogether)
   .transform((env) => ({ ...env, wake: wakeConfig(env) }));
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 
@@ -106,9 +114,21 @@ export function edgeConfig(env: object): EdgeConfig {
   if (cached) return cached;
   const result = EdgeConfig.safeParse(env);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.join(".") || "env"}: ${i.message}`);
-    throw new ConfigError(`invalid edge configuration: ${lines.join("; ")}`);
+    throw new ConfigError(`invalid edge configuration: ${describeIssues(result.error).join("; ")}`);
   }
   parsed.set(env, result.data);
   return result.data;
+}
+
+/**
+ * The Worker's rules applied, before wrangler starts, to the text bindings `npm run -w functions
+ * dev` passes (the others come from wrangler.jsonc); one line per problem, no values.
+ */
+export function checkDevVars(values: Record<string, string>): string[] {
+  const result = EdgeVars.partial().superRefine(wakeBindingsTogether).safeParse(values);
+  return result.success ? [] : describeIssues(result.error);
+}
+
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join(".") || "env"}: ${i.message}`);
 }
