@@ -1,18 +1,33 @@
 /**
- * `npm run -w gpu-runner hub-emulator -- --repo owner/name --file path/to/model.gguf [--file …]
- * [--as name-in-repo] [--port N] [--gated --token hf_…] [--throttle BYTES_PER_S]`
- * (`--throttle` caps each connection's rate, as a CDN does)
- *
- * Serves local files as a Hugging Face Hub repo until killed. Prints one JSON line on stdout:
- * `{ "url": …, "cdnUrl": …, "repo": …, "commit": …, "files": [...] }`; point `HF_ENDPOINT` at `url`.
+ * `npm run -w gpu-runner hub-emulator -- --repo owner/name --file path/to/model.gguf …` (USAGE).
+ * Serves local files as a Hugging Face Hub repo until killed.
  */
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startHubEmulator } from "./start-hub-emulator";
 
+const USAGE = `usage: npm run -w gpu-runner hub-emulator -- --repo owner/name --file path/to/model.gguf [options]
+
+Serves local files as a Hugging Face Hub repo (resolve, paths-info, Range, a CDN on another host)
+until stopped. Prints one JSON line: { "url", "cdnUrl", "repo", "commit", "files" }; point the
+runner's HF_ENDPOINT at url.
+
+  --repo owner/name      the repo id to serve (required)
+  --file PATH            a local file to serve; repeat for several (required)
+  --as NAME              the file's name in the repo, one per --file (default: its base name)
+  --port N               listen port (default: a free one)
+  --revision BRANCH      the branch name (default: main)
+  --gated                answer 401 without a token and 403 with a wrong one
+  --token hf_…           the one token a gated repo accepts
+  --throttle BYTES_PER_S cap each connection's rate for file bodies, as a CDN does
+  -h, --help             this text`;
+
+class UsageError extends Error {}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: "boolean", short: "h" },
       repo: { type: "string" },
       file: { type: "string", multiple: true },
       as: { type: "string", multiple: true },
@@ -23,11 +38,12 @@ async function main(): Promise<void> {
       throttle: { type: "string" },
     },
   });
-  if (!values.repo || !values.file?.length) {
-    throw new Error(
-      "usage: hub-emulator --repo owner/name --file path/to/file [--as name] [--port N]",
-    );
+  if (values.help) {
+    console.log(USAGE);
+    return;
   }
+  if (!values.repo) throw new UsageError("--repo owner/name is required");
+  if (!values.file?.length) throw new UsageError("--file PATH is required");
   const files: Record<string, string> = {};
   values.file.forEach((file, i) => {
     files[values.as?.[i] ?? basename(file)] = resolve(file);
@@ -64,5 +80,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`hub-emulator: ${error instanceof Error ? error.message : String(error)}`);
+  const code = (error as { code?: unknown }).code;
+  const badOption = typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+  if (error instanceof UsageError || badOption) console.error(`\n${USAGE}`);
   process.exit(1);
 });
