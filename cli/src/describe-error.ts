@@ -22,7 +22,7 @@ export function describeError(error: unknown, url: string): string {
   }
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   if (cause?.code === "ECONNREFUSED" || /fetch failed/i.test(message)) {
-    return `cannot reach ${url}${cause?.code ? ` (${cause.code})` : ""}: is the stack running? (npm start, or npm run demo offline)`;
+    return `cannot reach ${url}${cause?.code ? ` (${cause.code})` : ""}: is the stack running? Start one: npm start (Phi-4), or npm run demo -- --keep (offline, a tiny model)`;
   }
   return message;
 }

@@ -108,6 +108,9 @@ describe("phi4 chat", () => {
     const { code, stderr } = await phi4(["chat", "q", "--url", "http://127.0.0.1:9"]);
     expect(code).toBe(1);
     expect(stderr).toContain("cannot reach http://127.0.0.1:9");
+    // Commands that leave a stack running (`npm run demo` alone answers once and stops).
+    expect(stderr).toContain("npm start");
+    expect(stderr).toContain("npm run demo -- --keep");
     expect(stderr).not.toContain("    at ");
   });
 

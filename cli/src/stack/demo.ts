@@ -3,11 +3,13 @@
  * Phi-4-architecture model, the runner downloads it into a temporary shared volume, verifies and
  * loads it, and one question goes through the edge (wrangler dev) with a fresh API key — by the
  * typed client and by the OpenAI SDK. Exits 0 only if both answers are the model's exact output.
+ * With `-- --keep` the stack then stays up (for `npx phi4`, the SDKs, curl) until Ctrl-C.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import OpenAI from "openai";
 import { startHubEmulator } from "../../../gpu-runner/dev/hub-emulator/start-hub-emulator";
 import { startRunner } from "../../../gpu-runner/dev/start-runner";
@@ -21,6 +23,14 @@ const REPO = "phi4-edge/tiny-phi4-reasoning";
 const FILE = "tiny-phi4-reasoning-F16.gguf";
 const QUESTION = "What comes after the alphabet?";
 const say = (line: string) => process.stdout.write(`${line}\n`);
+
+let keep = false;
+try {
+  keep = parseArgs({ options: { keep: { type: "boolean", default: false } } }).values.keep;
+} catch (error) {
+  process.stderr.write(`demo: ${(error as Error).message}\nusage: npm run demo [-- --keep]\n`);
+  process.exit(2);
+}
 
 const dir = await mkdtemp(join(tmpdir(), "phi4-demo-"));
 const cleanup: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
@@ -106,11 +116,17 @@ try {
       ? "\ndemo ok: both answers are the tiny model's exact greedy output"
       : "\ndemo FAILED: unexpected output",
   );
-  if (ok && process.stdin.isTTY) {
-    // Someone at a terminal can try the playground on this stack before it goes away.
-    say(`\nplayground: open ${edge.url}/ and paste the API key ${apiKey}`);
-    say("press Enter to stop the stack");
-    await new Promise((resolve) => process.stdin.once("data", resolve));
+  if (ok && (keep || process.stdin.isTTY)) {
+    // Someone at a terminal (or with --keep) can try this stack before it goes away.
+    say(`
+the stack keeps running: the playground at ${edge.url}/ (paste the API key ${apiKey})`);
+    say(`or, from another terminal: npx phi4 chat "…" --url ${edge.url} --api-key ${apiKey}`);
+    say(keep ? "Ctrl-C stops it" : "press Enter (or Ctrl-C) to stop it");
+    await new Promise<void>((stop) => {
+      process.once("SIGINT", () => stop());
+      process.once("SIGTERM", () => stop());
+      if (!keep) process.stdin.once("data", () => stop());
+    });
   }
 } catch (error) {
   process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
