@@ -21,6 +21,11 @@ export function figure(f: Omit<Figure, "ratio">): Figure {
   return { ...f, ratio: f.baseline.value === 0 ? Number.NaN : f.value / f.baseline.value };
 }
 
+/** Thrown by a benchmark that cannot run here (a missing baseline); the report says why. */
+export class SkippedBench extends Error {
+  override name = "SkippedBench";
+}
+
 /** True when a bench script is run directly (`tsx bench/x.ts`) rather than imported. */
 export function isMain(meta: ImportMeta): boolean {
   return process.argv[1] !== undefined && meta.filename === process.argv[1];

@@ -5,6 +5,7 @@ export interface BenchRun {
   machine: { cpus: number; memoryGiB: number; node: string };
   figures: Figure[];
   failures: { bench: string; message: string }[];
+  skipped: { bench: string; message: string }[];
 }
 
 const fmt = (n: number) =>
@@ -22,7 +23,10 @@ export function markdownReport(run: BenchRun): string {
     (f) =>
       `| ${f.title} | ${fmt(f.value)} ${f.unit} | ${f.baseline.title}: ${fmt(f.baseline.value)} ${f.unit} | **${fmt(f.ratio)}×** ${f.higherIsBetter ? "(higher is better)" : "(lower is better)"} |`,
   );
-  const failures = run.failures.map((f) => `- ${f.bench} failed: ${f.message}`);
+  const failures = [
+    ...run.failures.map((f) => `- ${f.bench} failed: ${f.message}`),
+    ...run.skipped.map((s) => `- ${s.bench} skipped: ${s.message}`),
+  ];
   return [
     `Measured ${run.date} on ${run.machine.cpus} CPUs, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; every ratio is against a baseline measured in the same run.`,
     "",

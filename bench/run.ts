@@ -1,13 +1,14 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Figure } from "./figure";
+import { type Figure, SkippedBench } from "./figure";
 import { type BenchRun, markdownReport, svgChart } from "./report";
 
 /** Every benchmark, in the order the report shows them. Each module's default export runs it. */
 const BENCHES: Record<string, () => Promise<{ default: () => Promise<Figure[]> }>> = {
   edge: () => import("./edge"),
   runner: () => import("./runner"),
+  decode: () => import("./decode"),
   concurrency: () => import("./concurrency"),
   download: () => import("./download"),
   "cold-start": () => import("./cold-start"),
@@ -24,6 +25,7 @@ const run: BenchRun = {
   },
   figures: [],
   failures: [],
+  skipped: [],
 };
 
 for (const [name, load] of Object.entries(BENCHES)) {
@@ -38,6 +40,11 @@ for (const [name, load] of Object.entries(BENCHES)) {
         `  ${f.title}: ${f.value.toFixed(2)} ${f.unit} (${f.ratio.toFixed(2)}×)\n`,
       );
   } catch (error) {
+    if (error instanceof SkippedBench) {
+      run.skipped.push({ bench: name, message: error.message });
+      process.stderr.write(`  skipped: ${error.message}\n`);
+      continue;
+    }
     const message = error instanceof Error ? error.message : String(error);
     run.failures.push({ bench: name, message });
     process.stderr.write(`  failed: ${message}\n`);
