@@ -36,6 +36,20 @@ export class NotReadyError extends Error {
   }
 }
 
+/**
+ * The runner cannot take the call, though the model is loaded (it is shutting down): callers
+ * should retry, reaching another runner. SERVICE_UNAVAILABLE with a retry hint and no phase.
+ */
+export class UnavailableError extends Error {
+  override name = "UnavailableError";
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The queue of waiting requests (or a rate limit) is full. */
 export class QueueFullError extends Error {
   override name = "QueueFullError";

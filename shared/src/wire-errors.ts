@@ -8,6 +8,7 @@ import {
   type Phi4ErrorCode,
   type Phi4ErrorData,
   QueueFullError,
+  UnavailableError,
 } from "./errors.js";
 import type { Phase } from "./events.js";
 
@@ -145,7 +146,7 @@ export function toTRPCError(error: unknown, signal?: AbortSignal, requestId?: st
       cause: error,
     });
   }
-  if (error instanceof NotReadyError) {
+  if (error instanceof NotReadyError || error instanceof UnavailableError) {
     return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message, cause: error });
   }
   if (error instanceof QueueFullError) {
@@ -170,6 +171,9 @@ export function toWireError(error: unknown, signal?: AbortSignal, requestId?: st
     wire.phase = cause.phase satisfies Phase;
     if (cause.progress !== undefined) wire.progress = cause.progress;
     if (cause.retryAfterMs !== undefined) wire.retryAfterMs = cause.retryAfterMs;
+  }
+  if (cause instanceof UnavailableError && cause.retryAfterMs !== undefined) {
+    wire.retryAfterMs = cause.retryAfterMs;
   }
   if (cause instanceof QueueFullError) wire.retryAfterMs = cause.retryAfterMs;
   return wire;

@@ -7,6 +7,7 @@ import {
   ContextOverflowError,
   NotReadyError,
   QueueFullError,
+  toWireError,
 } from "@phi4-edge/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -15,8 +16,9 @@ import {
   writeTinyModel,
 } from "../../dev/tiny-model/write-tiny-model";
 import { createLogger } from "../log";
+import { ModelLoadError } from "./engine-errors";
 import { NO_OBSERVER } from "./engine-observer";
-import { LlamaEngine, type LlamaEngineOptions, ModelLoadError } from "./llama-engine";
+import { LlamaEngine, type LlamaEngineOptions } from "./llama-engine";
 import { GpuUnavailableError } from "./load-llama";
 
 // Real llama.cpp (CPU, one thread) on models written into a temp dir.
@@ -353,7 +355,10 @@ describe("cold start and shutdown", () => {
     expect(done.usage.completionTokens).toBeGreaterThan(0);
     expect(done.usage.completionTokens).toBeLessThan(2500);
     expect(engine.readiness().phase).toBe("draining");
-    await expect(collect(engine)).rejects.toBeInstanceOf(NotReadyError);
+    // A draining runner is not waking or loading: SERVICE_UNAVAILABLE with a retry hint, no phase.
+    const refused = toWireError(await collect(engine).catch((e) => e));
+    expect(refused).toMatchObject({ code: "SERVICE_UNAVAILABLE", retryAfterMs: 1_000 });
+    expect(refused.phase).toBeUndefined();
   });
 });
 

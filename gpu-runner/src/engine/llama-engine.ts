@@ -5,21 +5,23 @@ import {
   type ChatOptions,
   ContextOverflowError,
   type Engine,
-  type ExposedError,
   type FinishReason,
   type ModelInfo,
   NotReadyError,
   type Phase,
   QueueFullError,
+  UnavailableError,
 } from "@phi4-edge/shared";
 import { type ChatWrapper, GgufFileType, resolveChatWrapper } from "node-llama-cpp";
 import type pino from "pino";
 import { bestPrefixSlot, type Slot } from "./best-prefix-slot";
 import { Channel } from "./channel";
+import { DrainingError, ModelLoadError } from "./engine-errors";
 import { type EngineObserver, NO_OBSERVER, type Outcome } from "./engine-observer";
 import { generateReply, type ReplyFormat } from "./generate-reply";
 import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
 import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
+import { type Readiness, ReadinessState } from "./readiness";
 import { replyFormat } from "./reply-format";
 import { SlotPool } from "./slot-pool";
 import { toChatHistory } from "./to-chat-history";
@@ -36,43 +38,11 @@ export interface LlamaEngineOptions {
   readyTimeoutMs?: number;
 }
 
-/** Where the model is; `failed` and `draining` are terminal. */
-export type EnginePhase = "downloading" | "loading" | "ready" | "failed" | "draining";
-
-export interface Readiness {
-  phase: EnginePhase;
-  progress?: number;
-  error?: string;
-}
-
 /** Where the served model came from, for `model()` and `/v1/models`. */
 export interface ModelSource {
   repo: string;
   file: string;
   revision: string;
-}
-
-/**
- * The model could not be downloaded or loaded; the runner cannot serve. Its message reaches
- * callers (`expose`), so absolute paths (the volume's layout) are cut to their last segment.
- */
-export class ModelLoadError extends Error implements ExposedError {
-  override name = "ModelLoadError";
-  readonly expose = true;
-  constructor(message: string, options?: ErrorOptions) {
-    super(message.replace(/(?<![\w.:/])\/(?:[^\s/'"`:,;]+\/)+(?=[^\s/'"`:,;]+)/g, ""), options);
-  }
-}
-
-/** The runner is shutting down: callers should go to another runner (SERVICE_UNAVAILABLE). */
-export class DrainingError extends NotReadyError {
-  override name = "DrainingError";
-  constructor() {
-    super("waking");
-    this.message = "the runner is shutting down";
-    // Another runner (or this one's replacement) can take the call at once.
-    this.retryAfterMs = 1_000;
-  }
 }
 
 interface Loaded extends LoadedLlama {
@@ -94,9 +64,8 @@ const SHUTDOWN = Symbol("shutdown");
  * streaming `downloading`/`loading` status events.
  */
 export class LlamaEngine implements Engine {
-  private state: Readiness = { phase: "downloading", progress: 0 };
+  private readonly state = new ReadinessState();
   private loaded: Loaded | undefined;
-  private listeners = new Set<() => void>();
   private readonly shutdown = new AbortController();
   private draining = false;
   private active = 0;
@@ -110,8 +79,9 @@ export class LlamaEngine implements Engine {
   }
 
   readiness(): Readiness {
-    if (this.draining && this.state.phase !== "failed") return { phase: "draining" };
-    return { ...this.state };
+    const current = this.state.current;
+    if (this.draining && current.phase !== "failed") return { phase: "draining" };
+    return current;
   }
 
   stats() {
@@ -124,19 +94,19 @@ export class LlamaEngine implements Engine {
 
   /** Cold-start progress reported by the model store (0..1). */
   setDownloading(progress?: number): void {
-    this.setState({ phase: "downloading", progress });
+    this.state.set({ phase: "downloading", progress });
   }
 
   /** The download failed: every waiting and future chat fails with this error. */
   fail(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    this.setState({ phase: "failed", error: message });
+    this.state.set({ phase: "failed", error: message });
   }
 
   /** Loads the GGUF at `path`; the engine is ready when this resolves. */
   async load(path: string, source: ModelSource = localSource(path)): Promise<void> {
     const started = performance.now();
-    this.setState({ phase: "loading", progress: 0 });
+    this.state.set({ phase: "loading", progress: 0 });
     try {
       const loaded = await loadLlama({
         modelPath: path,
@@ -146,7 +116,7 @@ export class LlamaEngine implements Engine {
         contextSize: this.options.contextSize,
         logger: this.options.logger,
         signal: this.shutdown.signal,
-        onProgress: (progress) => this.setState({ phase: "loading", progress }),
+        onProgress: (progress) => this.state.set({ phase: "loading", progress }),
       });
       const wrapper = resolveChatWrapper(loaded.model);
       if (!wrapper) throw new ModelLoadError("the model has no usable chat template");
@@ -179,7 +149,7 @@ export class LlamaEngine implements Engine {
         { loadSeconds: this.loadSeconds, wrapper: wrapper.wrapperName },
         "engine ready",
       );
-      this.setState({ phase: "ready" });
+      this.state.set({ phase: "ready" });
     } catch (error) {
       this.fail(error);
       throw error;
@@ -218,7 +188,7 @@ export class LlamaEngine implements Engine {
   async drain(deadlineMs: number): Promise<void> {
     this.draining = true;
     const idle = () => this.active === 0 && (this.loaded?.pool.queueDepth ?? 0) === 0;
-    await this.until(idle, deadlineMs);
+    await this.state.until(idle, deadlineMs);
     if (!idle()) {
       this.options.logger.warn(
         { active: this.active, queued: this.loaded?.pool.queueDepth ?? 0 },
@@ -227,8 +197,8 @@ export class LlamaEngine implements Engine {
     }
     this.shutdown.abort(SHUTDOWN);
     this.loaded?.pool.rejectWaiting(SHUTDOWN);
-    this.emitChange();
-    await this.until(() => this.active === 0, 30_000);
+    this.state.changed();
+    await this.state.until(() => this.active === 0, 30_000);
   }
 
   async dispose(): Promise<void> {
@@ -308,7 +278,7 @@ export class LlamaEngine implements Engine {
         this.active--;
         this.remember(performance.now() - served);
         loaded.pool.release(slot);
-        this.emitChange();
+        this.state.changed();
       }
     } catch (error) {
       if (error === SHUTDOWN && !signal.aborted) {
@@ -326,7 +296,7 @@ export class LlamaEngine implements Engine {
 
   /** Waits through the cold start, streaming its phases; true when it had to wait. */
   private async waitReady(signal: AbortSignal, emit: (event: ChatEvent) => void): Promise<boolean> {
-    if (this.state.phase === "ready") return false;
+    if (this.state.current.phase === "ready") return false;
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 15 * 60_000);
     let last: { phase?: string; percent?: number } = {};
     for (;;) {
@@ -344,48 +314,16 @@ export class LlamaEngine implements Engine {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.notReady();
-      await this.nextChange(signal, remaining);
+      await this.state.nextChange(signal, remaining);
     }
   }
 
   private notReady(): NotReadyError {
-    const { phase, progress } = this.state;
+    const { phase, progress } = this.state.current;
     const publicPhase: Phase = phase === "loading" ? "loading" : "downloading";
     return new NotReadyError(publicPhase, progress);
   }
 
-  private setState(state: Readiness) {
-    if (this.state.phase === "failed") return;
-    this.state = state;
-    this.emitChange();
-  }
-
-  private emitChange() {
-    for (const listener of [...this.listeners]) listener();
-  }
-
-  private nextChange(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.listeners.delete(done);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.listeners.add(done);
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
-
-  private async until(condition: () => boolean, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition() && Date.now() < deadline) {
-      await this.nextChange(new AbortController().signal, deadline - Date.now());
-    }
-  }
-
-  /** How long a recent request held its sequence (its wait in the queue left out). */
   private remember(serviceMs: number) {
     this.recentServiceMs.push(serviceMs);
     if (this.recentServiceMs.length > 20) this.recentServiceMs.shift();
@@ -423,7 +361,7 @@ function classify(error: unknown, signal: AbortSignal): Outcome {
   if (signal.aborted) return "cancelled";
   if (error instanceof ContextOverflowError) return "bad_request";
   if (error instanceof QueueFullError) return "queue_full";
-  if (error instanceof NotReadyError) return "not_ready";
+  if (error instanceof NotReadyError || error instanceof UnavailableError) return "not_ready";
   return "error";
 }
 
