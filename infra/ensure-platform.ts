@@ -1,7 +1,8 @@
 /**
  * Generates SST's platform (`.sst/platform`: component sources, provider SDKs and Pulumi) that
- * sst.config.ts is type-checked against and the mock tests run. Offline but for the npm
- * registry (NOTES.md "SST 4.17 offline"); ~25–50 s once, then a few file reads.
+ * sst.config.ts is type-checked against and the mock tests run. `sst install` fetches only
+ * npm packages, and skips its Pulumi download with SST_SKIP_DEPENDENCY_CHECK=1 (Pulumi is
+ * not needed to generate types); ~25–50 s once, then a few file reads.
  * Usage: `npm run sst:types` (also run by `npm run typecheck` and by the infra tests).
  */
 import { execFile } from "node:child_process";

@@ -4,7 +4,8 @@
  * task needs one GPU, and an instance appears when a task is placed and goes when none is left.
  * `sst.aws.Service` is Fargate-only (no GPUs), hence the raw resources.
  */
-import { instanceTypes, runners } from "./stage";
+import { imageUri, repository } from "./runner-image";
+import { instanceTypes, runners, warmInstances } from "./stage";
 import { vpc } from "./storage";
 
 export const cluster = new aws.ecs.Cluster("Cluster", {
@@ -18,6 +19,12 @@ export const instanceSecurityGroup = new aws.ec2.SecurityGroup("RunnerInstances"
   egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
 });
 
+/** Named when it has a warm pool: the instances complete its lifecycle hook by name. */
+const groupName = `${$app.name}-${$app.stage}-gpu`;
+const warmHook = "image-pulled";
+const region = aws.getRegionOutput().region;
+const account = aws.getCallerIdentityOutput().accountId;
+
 const instanceRole = new aws.iam.Role("RunnerInstanceRole", {
   assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
   managedPolicyArns: [
@@ -25,6 +32,24 @@ const instanceRole = new aws.iam.Role("RunnerInstanceRole", {
     // Session Manager instead of SSH: no key pair, no open port.
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
   ],
+  inlinePolicies:
+    warmInstances > 0
+      ? [
+          {
+            name: "complete-warm-pool-hook",
+            policy: $jsonStringify({
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Effect: "Allow",
+                  Action: ["autoscaling:CompleteLifecycleAction"],
+                  Resource: $interpolate`arn:aws:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${groupName}`,
+                },
+              ],
+            }),
+          },
+        ]
+      : [],
 });
 const instanceProfile = new aws.iam.InstanceProfile("RunnerInstanceProfile", {
   role: instanceRole.name,
@@ -34,14 +59,43 @@ const gpuAmi = aws.ssm.getParameterOutput({
   name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id",
 });
 
-const userData = $interpolate`#!/bin/bash
-cat >>/etc/ecs/ecs.config <<CONFIG
+const ecsConfig = $interpolate`cat >>/etc/ecs/ecs.config <<CONFIG
 ECS_CLUSTER=${cluster.name}
 ECS_ENABLE_GPU_SUPPORT=true
 ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
 ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=10m
+ECS_WARM_POOLS_CHECK=${warmInstances > 0 ? "true" : "false"}
 CONFIG
 `;
+
+/**
+ * With a warm pool, every boot (cloud-init per-boot script) completes the launch lifecycle
+ * hook: on the way into the pool only after pulling the runner image (the instance is then
+ * stopped with it on disk), on the way out at once, so a wake is not held up.
+ */
+const warmPoolBoot = $interpolate`mkdir -p /var/lib/cloud/scripts/per-boot
+cat >/var/lib/cloud/scripts/per-boot/phi4-warm-pool.sh <<'SCRIPT'
+#!/bin/bash
+imds() {
+  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  curl -sf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
+}
+state=$(imds autoscaling/target-lifecycle-state)
+case "$state" in
+  Warmed:*)
+    until docker info >/dev/null 2>&1; do sleep 2; done
+    aws ecr get-login-password --region ${region} | docker login --username AWS --password-stdin ${repository.repositoryUrl}
+    docker pull ${imageUri} ;;
+esac
+aws autoscaling complete-lifecycle-action --region ${region} --auto-scaling-group-name ${groupName} \\
+  --lifecycle-hook-name ${warmHook} --lifecycle-action-result CONTINUE --instance-id "$(imds instance-id)" || true
+SCRIPT
+chmod +x /var/lib/cloud/scripts/per-boot/phi4-warm-pool.sh
+/var/lib/cloud/scripts/per-boot/phi4-warm-pool.sh
+`;
+
+const userData = $interpolate`#!/bin/bash
+${ecsConfig}${warmInstances > 0 ? warmPoolBoot : ""}`;
 
 const launchTemplate = new aws.ec2.LaunchTemplate("RunnerLaunchTemplate", {
   imageId: gpuAmi.value,
@@ -74,6 +128,7 @@ export const maxInstances = runners.max + 1;
 export const autoScalingGroup = new aws.autoscaling.Group(
   "RunnerInstances",
   {
+    ...(warmInstances > 0 ? { name: groupName } : {}),
     vpcZoneIdentifiers: vpc.publicSubnets,
     minSize: 0,
     maxSize: maxInstances,
@@ -96,6 +151,27 @@ export const autoScalingGroup = new aws.autoscaling.Group(
       },
     },
     tags: [{ key: "AmazonECSManaged", value: "true", propagateAtLaunch: true }],
+    ...(warmInstances > 0
+      ? {
+          // Stopped instances: their disks (with the image) are billed, not their hours.
+          warmPool: {
+            poolState: "Stopped",
+            minSize: warmInstances,
+            maxGroupPreparedCapacity: warmInstances,
+            instanceReusePolicy: { reuseOnScaleIn: true },
+          },
+          forceDeleteWarmPool: true,
+          initialLifecycleHooks: [
+            {
+              name: warmHook,
+              lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+              // A ~6 GB pull; an instance that never reports goes on after this anyway.
+              heartbeatTimeout: 900,
+              defaultResult: "CONTINUE",
+            },
+          ],
+        }
+      : {}),
   },
   // Terminating GPU instances takes a few minutes each.
   { customTimeouts: { delete: "20m" } },

@@ -22,7 +22,7 @@ import { modelCacheDir, models, vpc } from "./storage";
 
 export const containerName = "runner";
 export const containerPort = 8080;
-/** The load-metric sidecar's CloudWatch namespace; scaling.ts tracks `Load` in it. */
+/** Where the runner's load lines become the `Load` metric; scaling.ts tracks it there. */
 export const metricsNamespace = `Phi4/${$app.stage}`;
 
 const logGroup = new aws.cloudwatch.LogGroup("RunnerLogs", {
@@ -112,6 +112,8 @@ export const taskDefinition = new aws.ecs.TaskDefinition("RunnerTask", {
         { name: "PARALLEL", value: String(parallel) },
         { name: "LOG_LEVEL", value: "info" },
         { name: "DRAIN_SECONDS", value: String(DRAIN_SECONDS) },
+        // The runner logs its load once a minute as an EMF line: the `Load` metric.
+        { name: "CLOUDWATCH_METRICS_NAMESPACE", value: metricsNamespace },
         ...modelOverrides,
       ],
       // Injected by the ECS agent from SSM at start: never in the task definition in plain text.
@@ -138,31 +140,6 @@ export const taskDefinition = new aws.ecs.TaskDefinition("RunnerTask", {
           "awslogs-region": aws.getRegionOutput().region,
           "awslogs-stream-prefix": "runner",
           mode: "non-blocking",
-        },
-      },
-    },
-    {
-      // Publishes the runner's load (sequences generating + queued) as the CloudWatch metric
-      // scaling.ts tracks: EMF lines on stdout, read from the runner's /metrics each minute.
-      name: "load-metric",
-      image: imageUri,
-      essential: false,
-      command: ["node", "load-metric.mjs"],
-      cpu: 64,
-      memoryReservation: 64,
-      links: [containerName],
-      dependsOn: [{ containerName, condition: "START" }],
-      environment: [
-        { name: "RUNNER_URL", value: `http://${containerName}:${containerPort}` },
-        { name: "CLOUDWATCH_METRICS_NAMESPACE", value: metricsNamespace },
-      ],
-      secrets: [{ name: "RUNNER_SECRET", valueFrom: runnerSecretParameter.arn }],
-      logConfiguration: {
-        logDriver: "awslogs",
-        options: {
-          "awslogs-group": logGroup.name,
-          "awslogs-region": aws.getRegionOutput().region,
-          "awslogs-stream-prefix": "load-metric",
         },
       },
     },

@@ -1,7 +1,7 @@
 /**
  * How many runners run, between the stage's min and max:
  * - load: target tracking on the runners' own `Load` metric (requests in flight + queued, per
- *   runner, from EMF lines on stdout) aiming at PARALLEL;
+ *   runner, from the EMF lines each runner logs) aiming at PARALLEL;
  * and in stages that sleep (min 0), because target tracking cannot leave zero, the two alarms
  * of infra/scale-to-zero.ts (its pure control loop is tested on scenarios):
  * - wake: the load balancer refused a caller itself (503, no runner registered): exactly one

@@ -3,8 +3,7 @@
  * every other stage is removable and scales to zero when idle.
  *
  * Deploy-time settings come from the deployer's environment (documented in docs/DEPLOY.md);
- * this is the only deploy-time module that reads `process.env` (load-metric.ts is a sidecar
- * program of its own and reads its container environment).
+ * this is the only deploy-time module that reads `process.env`.
  */
 export const isProduction = $app.stage === "production";
 
@@ -53,6 +52,13 @@ export const longestStreamSeconds = 30 * 60;
 
 /** How long a cold runner may take to download ~9 GB and load it before it counts as failed. */
 export const coldStartSeconds = 30 * 60;
+
+/**
+ * GPU instances kept stopped in an Auto Scaling warm pool, booted once with the runner image
+ * pulled: a wake from zero then starts a stopped instance instead of launching a new one.
+ * Costs their disks while stopped (docs/DEPLOY.md); 0 (default) keeps no warm pool.
+ */
+export const warmInstances = intFromEnv("PHI4_WARM_INSTANCES", 0);
 
 /** Minutes without a single request before a scale-to-zero stage goes back to sleep. */
 export const idleMinutes = intFromEnv("PHI4_IDLE_MINUTES", 30);

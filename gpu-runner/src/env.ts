@@ -44,6 +44,9 @@ export const RunnerEnv = z
     THREADS: z.coerce.number().int().min(1).default(availableParallelism()),
     /** How long SIGTERM lets running streams finish; the default stays below ECS's stopTimeout. */
     DRAIN_SECONDS: z.coerce.number().min(0).max(3600).default(DRAIN_SECONDS),
+    /** Set in production: the runner logs its load every LOAD_REPORT_SECONDS as a CloudWatch metric. */
+    CLOUDWATCH_METRICS_NAMESPACE: z.string().min(1).optional(),
+    LOAD_REPORT_SECONDS: z.coerce.number().positive().default(60),
     LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),

@@ -6,7 +6,8 @@ import { createLogger } from "./log";
 import { ensureModel } from "./model-store/ensure-model";
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from "./server/connection-timeouts";
 import { createApp } from "./server/create-app";
-import { Metrics } from "./server/metrics";
+import { reportLoad } from "./server/load-report";
+import { loadOf, Metrics } from "./server/metrics";
 
 /** How long waiting chats get to receive the cold-start error before a failed runner exits. */
 const FAILED_DRAIN_MS = 2000;
@@ -62,6 +63,15 @@ async function main() {
     process.exit(1);
   });
 
+  const stopLoadReport = env.CLOUDWATCH_METRICS_NAMESPACE
+    ? reportLoad({
+        namespace: env.CLOUDWATCH_METRICS_NAMESPACE,
+        intervalMs: env.LOAD_REPORT_SECONDS * 1000,
+        logger,
+        load: () => loadOf(engine.stats()),
+      })
+    : () => {};
+
   const coldStart = new AbortController();
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
@@ -70,6 +80,7 @@ async function main() {
     const drainMs = env.DRAIN_SECONDS * 1000;
     logger.info({ signal, drainMs }, "shutting down: draining streams");
     coldStart.abort(new Error(`stopped by ${signal}`));
+    stopLoadReport();
     // Still listening while draining: new calls get SERVICE_UNAVAILABLE with a Retry-After
     // (callers go round again, to another runner), where a closed port was a 502 at the edge.
     await engine.drain(drainMs);

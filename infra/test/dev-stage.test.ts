@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { deployRules, expectAlarmFollows, sleepRule, wakeRule } from "./deploy-rules";
 import { deployUnderMocks, type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
-import { byName, container, envOf, runnerContainer, workerBindings } from "./expect-deploy";
+import { byName, envOf, runnerContainer, workerBindings } from "./expect-deploy";
 
 let deploy: MockedDeploy;
 beforeAll(async () => {
@@ -46,6 +46,9 @@ describe("GPU capacity", () => {
     expect(types).toEqual(["g6.xlarge", "g5.xlarge"]);
     expect(asg.inputs.minSize).toBe(0);
     expect(asg.inputs.protectFromScaleIn).toBe(true);
+    // No warm pool unless PHI4_WARM_INSTANCES asks for one (infra/test/warm-pool.test.ts).
+    expect(asg.inputs.warmPool).toBeUndefined();
+    expect(userData).toContain("ECS_WARM_POOLS_CHECK=false");
   });
 
   test("the service places tasks through a managed-scaling capacity provider", () => {
@@ -204,12 +207,13 @@ describe("scaling in a dev stage", () => {
     expect(deploy.one("aws:autoscaling/group:Group").inputs.maxSize).toBe(2);
   });
 
-  test("load is tracked on the metric the task's sidecar publishes, aiming at PARALLEL", () => {
-    const sidecar = container(deploy, "load-metric");
-    expect(sidecar.command).toEqual(["node", "load-metric.mjs"]);
-    expect(sidecar.essential).toBe(false);
-    expect(sidecar.secrets?.map((s) => s.name)).toEqual(["RUNNER_SECRET"]);
-    const namespace = envOf(sidecar).CLOUDWATCH_METRICS_NAMESPACE;
+  test("load is tracked on the metric the runner itself logs, aiming at PARALLEL", () => {
+    const runner = runnerContainer(deploy);
+    const namespace = envOf(runner).CLOUDWATCH_METRICS_NAMESPACE;
+    expect(namespace).toBe("Phi4/dev");
+    // The runner is the task's only container: no sidecar polling it.
+    const task = deploy.one("aws:ecs/taskDefinition:TaskDefinition");
+    expect(JSON.parse(task.inputs.containerDefinitions)).toHaveLength(1);
     const load = byName(deploy, "aws:appautoscaling/policy:Policy", "RunnerLoad");
     const config = load.inputs.targetTrackingScalingPolicyConfiguration;
     expect(config.customizedMetricSpecification).toMatchObject({

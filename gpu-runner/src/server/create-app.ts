@@ -78,9 +78,10 @@ export function createApp(options: CreateAppOptions) {
   app.use("/v1/*", auth);
   app.use("/metrics", auth);
   app.route("/v1", openAIRoutes(engine, options.modelId));
-  app.get("/metrics", (c) => {
-    const text = metrics.render({ ...engine.stats(), ready: engine.readiness().phase === "ready" });
-    return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  app.get("/metrics", async (c) => {
+    const ready = engine.readiness().phase === "ready";
+    const text = await metrics.render({ ...engine.stats(), ready });
+    return c.text(text, 200, { "content-type": metrics.contentType });
   });
 
   app.notFound((c) =>

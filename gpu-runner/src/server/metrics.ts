@@ -1,3 +1,4 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineObserver, Outcome } from "../engine/engine-observer";
 
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -12,22 +13,74 @@ export interface Gauges {
 }
 
 /**
- * The runner's Prometheus metrics, kept by hand (a few counters and two histograms do not
- * need a client library). It is the engine's observer; gauges are read from the engine.
+ * The runner's Prometheus metrics (prom-client: the text format and label escaping are its
+ * job). It is the engine's observer; gauges are read from the engine at each scrape.
+ * `phi4_active_sequences` + `phi4_queue_depth` is the load autoscaling tracks (`loadOf`).
  */
 export class Metrics implements EngineObserver {
-  private outcomes = new Map<Outcome, number>();
-  private ttft = new Histogram(TTFT_BUCKETS);
-  private itl = new Histogram(ITL_BUCKETS);
-  private tokens = 0;
-  private evaluated = 0;
-  private cached = 0;
-  private httpUnauthorized = 0;
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: "phi4_requests_total",
+    help: "Chat requests by outcome (finish reason or error).",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  private readonly unauthorizedTotal = new Counter({
+    name: "phi4_unauthorized_total",
+    help: "Requests refused for a missing or wrong secret.",
+    registers: [this.registry],
+  });
+  private readonly ttft = new Histogram({
+    name: "phi4_ttft_seconds",
+    help: "Time from a request reaching the engine to its first token.",
+    buckets: TTFT_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly itl = new Histogram({
+    name: "phi4_inter_token_seconds",
+    help: "Time between consecutive generated tokens.",
+    buckets: ITL_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly tokens = new Counter({
+    name: "phi4_tokens_generated_total",
+    help: "Tokens generated (reasoning included).",
+    registers: [this.registry],
+  });
+  private readonly prompt = new Counter({
+    name: "phi4_prompt_tokens_total",
+    help: "Prompt tokens, evaluated or reused from a sequence.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  private readonly queueDepth = this.gauge("phi4_queue_depth", "Requests waiting for a sequence.");
+  private readonly activeSequences = this.gauge(
+    "phi4_active_sequences",
+    "Sequences generating now.",
+  );
+  private readonly loadSeconds = this.gauge(
+    "phi4_model_load_seconds",
+    "Seconds the model took to load.",
+  );
+  private readonly downloaded = this.gauge(
+    "phi4_model_download_bytes",
+    "Model bytes downloaded by this process.",
+  );
+  private readonly ready = this.gauge("phi4_ready", "1 when the model is loaded and serving.");
+
+  constructor() {
+    // Every series exists from the first scrape, at 0.
+    this.prompt.inc({ kind: "evaluated" }, 0);
+    this.prompt.inc({ kind: "cached" }, 0);
+  }
+
   /** Bytes of the model downloaded by this process so far. */
-  downloadBytes = 0;
+  set downloadBytes(bytes: number) {
+    this.downloaded.set(bytes);
+  }
 
   requestEnded(outcome: Outcome): void {
-    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+    this.requests.inc({ outcome });
   }
   firstToken(ttftMs: number): void {
     this.ttft.observe(ttftMs / 1000);
@@ -36,100 +89,35 @@ export class Metrics implements EngineObserver {
     this.itl.observe(ms / 1000);
   }
   tokensGenerated(count: number): void {
-    this.tokens += count;
+    this.tokens.inc(count);
   }
   promptTokens(evaluated: number, cached: number): void {
-    this.evaluated += evaluated;
-    this.cached += cached;
+    this.prompt.inc({ kind: "evaluated" }, evaluated);
+    this.prompt.inc({ kind: "cached" }, cached);
   }
   unauthorized(): void {
-    this.httpUnauthorized++;
+    this.unauthorizedTotal.inc();
   }
 
-  /** Prometheus text exposition format 0.0.4. */
-  render(gauges: Gauges): string {
-    const out: string[] = [];
-    const metric = (name: string, type: string, help: string, lines: string[]) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
-    };
-    metric(
-      "phi4_requests_total",
-      "counter",
-      "Chat requests by outcome (finish reason or error).",
-      [...this.outcomes].map(([outcome, n]) => `phi4_requests_total{outcome="${outcome}"} ${n}`),
-    );
-    metric(
-      "phi4_unauthorized_total",
-      "counter",
-      "Requests refused for a missing or wrong secret.",
-      [`phi4_unauthorized_total ${this.httpUnauthorized}`],
-    );
-    metric(
-      "phi4_ttft_seconds",
-      "histogram",
-      "Time from a request reaching the engine to its first token.",
-      this.ttft.lines("phi4_ttft_seconds"),
-    );
-    metric(
-      "phi4_inter_token_seconds",
-      "histogram",
-      "Time between consecutive generated tokens.",
-      this.itl.lines("phi4_inter_token_seconds"),
-    );
-    metric("phi4_tokens_generated_total", "counter", "Tokens generated (reasoning included).", [
-      `phi4_tokens_generated_total ${this.tokens}`,
-    ]);
-    metric(
-      "phi4_prompt_tokens_total",
-      "counter",
-      "Prompt tokens, evaluated or reused from a sequence.",
-      [
-        `phi4_prompt_tokens_total{kind="evaluated"} ${this.evaluated}`,
-        `phi4_prompt_tokens_total{kind="cached"} ${this.cached}`,
-      ],
-    );
-    metric("phi4_queue_depth", "gauge", "Requests waiting for a sequence.", [
-      `phi4_queue_depth ${gauges.queueDepth}`,
-    ]);
-    metric("phi4_active_sequences", "gauge", "Sequences generating now.", [
-      `phi4_active_sequences ${gauges.activeSequences}`,
-    ]);
-    metric("phi4_model_load_seconds", "gauge", "Seconds the model took to load.", [
-      `phi4_model_load_seconds ${gauges.loadSeconds}`,
-    ]);
-    metric("phi4_model_download_bytes", "gauge", "Model bytes downloaded by this process.", [
-      `phi4_model_download_bytes ${this.downloadBytes}`,
-    ]);
-    metric("phi4_ready", "gauge", "1 when the model is loaded and serving.", [
-      `phi4_ready ${gauges.ready ? 1 : 0}`,
-    ]);
-    return `${out.join("\n")}\n`;
+  /** The Prometheus text exposition (`contentType`) with the engine's current gauges. */
+  async render(gauges: Gauges): Promise<string> {
+    this.queueDepth.set(gauges.queueDepth);
+    this.activeSequences.set(gauges.activeSequences);
+    this.loadSeconds.set(gauges.loadSeconds);
+    this.ready.set(gauges.ready ? 1 : 0);
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private gauge(name: string, help: string) {
+    return new Gauge({ name, help, registers: [this.registry] });
   }
 }
 
-class Histogram {
-  private counts: number[];
-  private sum = 0;
-  private count = 0;
-
-  constructor(private readonly buckets: number[]) {
-    this.counts = buckets.map(() => 0);
-  }
-
-  observe(value: number) {
-    this.sum += value;
-    this.count++;
-    for (const [i, le] of this.buckets.entries()) {
-      if (value <= le) this.counts[i] = (this.counts[i] ?? 0) + 1;
-    }
-  }
-
-  lines(name: string): string[] {
-    return [
-      ...this.buckets.map((le, i) => `${name}_bucket{le="${le}"} ${this.counts[i]}`),
-      `${name}_bucket{le="+Inf"} ${this.count}`,
-      `${name}_sum ${this.sum}`,
-      `${name}_count ${this.count}`,
-    ];
-  }
+/** The load one runner reports for autoscaling: sequences generating plus requests queued. */
+export function loadOf(gauges: Pick<Gauges, "activeSequences" | "queueDepth">): number {
+  return gauges.activeSequences + gauges.queueDepth;
 }

@@ -10,19 +10,21 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { writeTinyModel } from "../../gpu-runner/dev/tiny-model/write-tiny-model";
-import { bundleRunner } from "../bundle-runner";
-import { root } from "./deploy-under-mocks";
+import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+import { bundleRunner } from "../../scripts/bundle-runner";
+import { parsePrometheusText, sampleValue } from "../prometheus-text";
+
+const root = path.resolve(import.meta.dirname, "../../..");
 
 // Inside the repository so the bundle's one external import (node-llama-cpp) resolves as it
 // does in the image, from node_modules next to it.
 const outDir = path.join(root, "node_modules", ".cache", `phi4-runner-bundle-${process.pid}`);
 const bundle = path.join(outDir, "main.mjs");
-const sidecar = path.join(outDir, "load-metric.mjs");
 const work = mkdtempSync(path.join(tmpdir(), "phi4-bundle-"));
 let runner: ChildProcess | undefined;
-let metrics: ChildProcess | undefined;
 let port = 0;
+/** The bundled runner's stdout lines (pino JSON). */
+const lines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   mkdirSync(outDir, { recursive: true });
@@ -32,7 +34,6 @@ beforeAll(async () => {
 
 afterAll(() => {
   runner?.kill("SIGKILL");
-  metrics?.kill("SIGKILL");
   rmSync(outDir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
@@ -57,7 +58,10 @@ test("the bundled runner starts, loads a model and answers /readyz 200 (503 befo
       THREADS: "1",
       PARALLEL: "1",
       CONTEXT_SIZE: "2048",
-      LOG_LEVEL: "info",
+      // Load lines are logged whatever the level: autoscaling depends on them.
+      LOG_LEVEL: "warn",
+      CLOUDWATCH_METRICS_NAMESPACE: "Phi4/test",
+      LOAD_REPORT_SECONDS: "0.2",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -65,9 +69,9 @@ test("the bundled runner starts, loads a model and answers /readyz 200 (503 befo
   runner.stderr?.on("data", (chunk) => (stderr += chunk));
   port = await new Promise<number>((resolve, reject) => {
     runner?.once("exit", (code) => reject(new Error(`runner exited ${code}: ${stderr}`)));
-    const lines = createInterface({ input: runner!.stdout! });
-    lines.on("line", (line) => {
+    createInterface({ input: runner!.stdout! }).on("line", (line) => {
       const entry = JSON.parse(line) as { msg?: string; port?: number };
+      lines.push(entry);
       if (entry.msg === "listening" && entry.port) resolve(entry.port);
     });
   });
@@ -87,24 +91,23 @@ test("the bundled runner starts, loads a model and answers /readyz 200 (503 befo
   expect(metrics.status).toBe(401);
 }, 60_000);
 
-test("the bundled load-metric sidecar reads the runner's /metrics and prints an EMF line", async () => {
+test("the bundled runner logs its load as a CloudWatch EMF line, equal to its /metrics gauges", async () => {
   expect(port).toBeGreaterThan(0);
-  metrics = spawn(process.execPath, [sidecar], {
-    cwd: work,
-    env: {
-      PATH: process.env.PATH,
-      RUNNER_URL: `http://127.0.0.1:${port}`,
-      RUNNER_SECRET: "bundle-test-secret-0123456789",
-      CLOUDWATCH_METRICS_NAMESPACE: "Phi4/test",
-      LOAD_INTERVAL_MS: "100",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
+  const seen = lines.length;
+  let emf: { _aws?: { CloudWatchMetrics: { Namespace: string }[] }; Load?: number } | undefined;
+  const deadline = Date.now() + 10_000;
+  while (!emf && Date.now() < deadline) {
+    emf = lines.slice(seen).find((l) => "_aws" in l) as typeof emf;
+    if (!emf) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(emf?._aws?.CloudWatchMetrics[0]?.Namespace).toBe("Phi4/test");
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`, {
+    headers: { authorization: "Bearer bundle-test-secret-0123456789" },
   });
-  const line = await new Promise<string>((resolve) => {
-    createInterface({ input: metrics!.stdout! }).once("line", resolve);
-  });
-  const emf = JSON.parse(line);
-  expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe("Phi4/test");
-  // Idle runner: nothing generating, nothing queued.
-  expect(emf.Load).toBe(0);
+  const samples = parsePrometheusText(await response.text());
+  const load =
+    sampleValue(samples, "phi4_active_sequences") + sampleValue(samples, "phi4_queue_depth");
+  // Idle runner: nothing generating, nothing queued, in both.
+  expect(emf?.Load).toBe(load);
+  expect(load).toBe(0);
 });

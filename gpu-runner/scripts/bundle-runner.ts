@@ -1,22 +1,18 @@
 /**
  * Bundles the runner (gpu-runner/src/main.ts and the shared contract it imports) into one ES
  * module, so its container needs no TypeScript loader and no dev dependencies: only
- * node-llama-cpp, whose native CUDA binaries stay in node_modules. Next to it goes
- * `load-metric.mjs`, the task's metrics sidecar (infra/load-metric.ts). Used by
- * gpu-runner/Dockerfile (`node --import tsx infra/bundle-runner.ts <outdir>`) and by its test.
+ * node-llama-cpp, whose native CUDA binaries stay in node_modules. Used by gpu-runner/Dockerfile
+ * (`node --import tsx gpu-runner/scripts/bundle-runner.ts <outdir>`) and by its test.
  */
 import path from "node:path";
 import { build } from "esbuild";
 
-const root = path.resolve(import.meta.dirname, "..");
+const runner = path.resolve(import.meta.dirname, "..");
 
-/** Writes `main.mjs` (the runner) and `load-metric.mjs` (the sidecar) into `outdir`. */
+/** Writes `main.mjs` (the runner) and its source map into `outdir`. */
 export async function bundleRunner(outdir: string): Promise<void> {
   await build({
-    entryPoints: {
-      main: path.join(root, "gpu-runner", "src", "main.ts"),
-      "load-metric": path.join(root, "infra", "load-metric.ts"),
-    },
+    entryPoints: { main: path.join(runner, "src", "main.ts") },
     outdir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
