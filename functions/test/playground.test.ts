@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePort } from "../../cli/src/stack/free-port";
 import {
@@ -77,7 +77,7 @@ describe.skipIf(missing)("the playground in Chromium", () => {
       PARALLEL: "2",
       CONTEXT_SIZE: "8192",
     });
-    page.setDefaultTimeout(60_000);
+    page.setDefaultTimeout(90_000);
     // Records the order in which the first answer's parts get their first text.
     await page.addInitScript({
       content: `
@@ -103,6 +103,20 @@ describe.skipIf(missing)("the playground in Chromium", () => {
   });
 
   const lastTurn = () => page.locator(".turn.assistant").last();
+  /** Waits for `locator`; a timeout says what the page and the runner showed instead. */
+  const waitFor = async (locator: Locator) => {
+    try {
+      await locator.waitFor();
+    } catch (error) {
+      const shown = await page
+        .locator("main")
+        .innerText()
+        .catch(() => "?");
+      throw new Error(
+        `${(error as Error).message}\n--- page:\n${shown.slice(-1500)}\n--- runner log:\n${runner.logs.slice(-8).join("\n")}`,
+      );
+    }
+  };
   const ended = async () =>
     (await runnerMetric(runner, "phi4_requests_total", 'outcome="cancelled"')) +
     (await runnerMetric(runner, "phi4_requests_total", 'outcome="abort"'));
@@ -118,15 +132,13 @@ describe.skipIf(missing)("the playground in Chromium", () => {
     await page.press("#question", "Enter");
 
     // The download is throttled: its status line shows with a percentage, before any token.
-    await lastTurn()
-      .locator(".status li", { hasText: /^Downloading the model… \d+%$/ })
-      .waitFor();
+    await waitFor(lastTurn().locator(".status li", { hasText: /^Downloading the model… \d+%$/ }));
     await expect(lastTurn().locator(".answer").textContent()).resolves.toBe("");
     hub.setFaults({});
 
     // Reasoning streams, then folds away once the answer's Markdown list grows.
     const items = lastTurn().locator(".answer li");
-    await items.nth(2).waitFor();
+    await waitFor(items.nth(2));
     await expect(page.evaluate("window.firstSeen")).resolves.toEqual([
       "status",
       "reasoning",
@@ -147,7 +159,7 @@ describe.skipIf(missing)("the playground in Chromium", () => {
 
     const before = await ended();
     await page.click("#stop");
-    await lastTurn().locator(".meta", { hasText: "Stopped." }).waitFor();
+    await waitFor(lastTurn().locator(".meta", { hasText: "Stopped." }));
     await expect(page.isHidden("#stop")).resolves.toBe(true);
     await until(async () => (await ended()) > before, "the runner saw the abort");
     await until(
@@ -177,7 +189,7 @@ describe.skipIf(missing)("the playground in Chromium", () => {
     expect(body[0].maxTokens).toBe(40);
 
     const meta = lastTurn().locator(".meta");
-    await meta.filter({ hasText: "tok/s" }).waitFor();
+    await waitFor(meta.filter({ hasText: "tok/s" }));
     await expect(meta.textContent()).resolves.toMatch(
       /^40 tokens \(26 reasoning\) · [\d.]+ tok\/s · first token \d+ ms · prompt \d+ · cut at max tokens$/,
     );
@@ -185,10 +197,11 @@ describe.skipIf(missing)("the playground in Chromium", () => {
   }, 120_000);
 
   test("a wrong key and a spent rate limit get their own messages", async () => {
+    await page.click("#new"); // a fresh conversation, whatever the tests before left running
     await page.fill("#api-key", "phi4_not-a-key-0000000000000000000000");
     await page.fill("#question", "Hello?");
     await page.press("#question", "Enter");
-    await lastTurn().locator(".error").waitFor();
+    await waitFor(lastTurn().locator(".error"));
     await expect(lastTurn().locator(".error").textContent()).resolves.toMatch(
       /^The API key was refused\./,
     );
@@ -197,13 +210,43 @@ describe.skipIf(missing)("the playground in Chromium", () => {
 
     await page.fill("#api-key", keys.limited!);
     await page.press("#question", "Enter");
-    await lastTurn().locator(".meta", { hasText: "tok/s" }).waitFor();
+    await waitFor(lastTurn().locator(".meta", { hasText: "tok/s" }));
     await page.fill("#question", "Once more?");
     await page.press("#question", "Enter");
-    await lastTurn().locator(".error").waitFor();
+    await waitFor(lastTurn().locator(".error"));
     await expect(lastTurn().locator(".error").textContent()).resolves.toMatch(
       /^Too many requests for this key\. Retry in \d+ s\.$/,
     );
+  }, 120_000);
+
+  test("reads on a phone in light and dark, and Esc stops an answer", async () => {
+    await page.setViewportSize({ width: 360, height: 720 });
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const look = (await page.evaluate(`({
+        overflow: document.documentElement.scrollWidth - innerWidth,
+        background: getComputedStyle(document.body).backgroundColor,
+      })`)) as { overflow: number; background: string };
+      expect(look.overflow, scheme).toBeLessThanOrEqual(0);
+      const [r = 0, g = 0, b = 0] = look.background.match(/\d+/g)?.map(Number) ?? [];
+      const brightness = (r + g + b) / 3;
+      if (scheme === "light") expect(brightness).toBeGreaterThan(200);
+      else expect(brightness).toBeLessThan(60);
+    }
+
+    await page.click("#new");
+    await page.fill("#api-key", keys.main!);
+    await page.fill("#max-tokens", "");
+    await page.fill("#question", "Keep going");
+    await page.press("#question", "Enter");
+    await waitFor(lastTurn().locator(".answer li").nth(1));
+    const before = await ended();
+    await page.keyboard.press("Escape");
+    await waitFor(lastTurn().locator(".meta", { hasText: "Stopped." }));
+    await until(async () => (await ended()) > before, "the runner saw the abort");
+    await expect(
+      page.evaluate("document.documentElement.scrollWidth - innerWidth"),
+    ).resolves.toBeLessThanOrEqual(0);
   }, 120_000);
 });
 
