@@ -110,10 +110,10 @@ describe.skipIf(missing)("the playground in Chromium", () => {
     } catch (error) {
       const shown = await page
         .locator("main")
-        .innerText()
+        .textContent()
         .catch(() => "?");
       throw new Error(
-        `${(error as Error).message}\n--- page:\n${shown.slice(-1500)}\n--- runner log:\n${runner.logs.slice(-8).join("\n")}`,
+        `${(error as Error).message}\n--- page:\n${(shown ?? "").slice(-1500)}\n--- runner log:\n${runner.logs.slice(-8).join("\n")}`,
       );
     }
   };
