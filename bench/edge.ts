@@ -3,6 +3,8 @@ import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { unstable_startWorker } from "wrangler";
 import { seedKeys } from "../functions/test/seed-keys";
 import { startEdge } from "../functions/test/start-edge";
 import { until } from "../functions/test/with-stack";
@@ -41,25 +43,33 @@ export default async function edgeBench(): Promise<Figure[]> {
     persistTo: join(dir, "state"),
     vars: { RUNNER_URL: tap.url, RUNNER_SECRET: runner.secret },
   });
-  progress("runner and edge up");
+  const bare = await startBareWorker(tap.url, runner.secret);
+  progress("runner, edge and bare Worker up");
   try {
     const { bench: key } = (await seedKeys(join(dir, "state"), [
       { name: "bench", limits: { perMinute: 1_000_000, streams: 100 } },
     ])) as { bench: string };
     const viaEdge = { url: edge.url, auth: `Bearer ${key}` };
     const direct = { url: tap.url, auth: `Bearer ${runner.secret}` };
+    const viaBare = { url: bare.url, auth: "Bearer anything" };
 
     // Warm-up: isolates, connections, the prompt cache.
     for (let i = 0; i < 20; i++) {
       await small(viaEdge);
+      await small(viaBare);
       await small(direct);
     }
     const edgeMs: number[] = [];
+    const bareMs: number[] = [];
     const directMs: number[] = [];
     for (let i = 0; i < SMALL_REQUESTS; i++) {
       edgeMs.push(await small(viaEdge));
+      bareMs.push(await small(viaBare));
       directMs.push(await small(direct));
     }
+    // What each Worker adds to the same request, paired with the direct call made beside it.
+    const edgeAdds = edgeMs.map((ms, i) => ms - (directMs[i] ?? Number.NaN));
+    const bareAdds = bareMs.map((ms, i) => ms - (directMs[i] ?? Number.NaN));
 
     progress("small requests done, streaming");
     const edgeLag: number[] = [];
@@ -75,6 +85,18 @@ export default async function edgeBench(): Promise<Figure[]> {
     const latencyNote = `GET /v1/models, ${SMALL_REQUESTS} sequential requests each way, interleaved; ${note(edgeMs, directMs)}`;
     const lagNote = `${STREAMS} streams × ~55 tokens each way (tiny model, JSONL); ${note(edgeLag, directLag)}`;
     return [
+      figure({
+        id: "edge.added-latency.p50",
+        title: "Latency the edge adds to a small request, p50",
+        value: percentile(edgeAdds, 50),
+        unit: "ms",
+        baseline: {
+          title: "a bare pass-through Worker under the same wrangler dev",
+          value: percentile(bareAdds, 50),
+        },
+        higherIsBetter: false,
+        note: `GET /v1/models with an API key (auth, limits, logging) vs a Worker that only forwards; each minus the direct call made beside it; ${SMALL_REQUESTS} each, interleaved`,
+      }),
       latency(
         "edge.latency.p50",
         "Small request through the edge, p50",
@@ -110,11 +132,37 @@ export default async function edgeBench(): Promise<Figure[]> {
     ];
   } finally {
     progress("stopping");
+    await bare.dispose();
     await edge.dispose();
     tap.close();
     await runner.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The baseline Worker (bench/bare-worker.ts) with the edge's compatibility settings. */
+async function startBareWorker(
+  runnerUrl: string,
+  secret: string,
+): Promise<{ url: string; dispose(): Promise<void> }> {
+  const worker = await unstable_startWorker({
+    name: "bare-pass-through",
+    entrypoint: fileURLToPath(new URL("./bare-worker.ts", import.meta.url)),
+    compatibilityDate: "2026-11-01",
+    compatibilityFlags: ["nodejs_compat", "enable_request_signal", "request_signal_passthrough"],
+    bindings: {
+      RUNNER_URL: { type: "plain_text", value: runnerUrl },
+      RUNNER_SECRET: { type: "secret_text", value: secret },
+    },
+    dev: {
+      server: { hostname: "127.0.0.1", port: 0 },
+      inspector: false,
+      watch: false,
+      logLevel: "none",
+    },
+  } as Parameters<typeof unstable_startWorker>[0]);
+  await worker.ready;
+  return { url: (await worker.url).origin, dispose: () => worker.dispose() };
 }
 
 function latency(

@@ -19,6 +19,7 @@ const FROM_ENVIRONMENT = [
   "RUNNER_TIMEOUT_MS",
   "STREAM_IDLE_MS",
   "CORS_ORIGINS",
+  "KEY_CACHE_MS",
 ];
 
 /**

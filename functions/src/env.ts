@@ -29,6 +29,11 @@ const EdgeVars = z.object({
   /** Default concurrent pass-through requests (streams) per caller. */
   CONCURRENT_STREAMS: positiveInt(4),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  /**
+   * How long an isolate keeps a key record it read from KV: the bound on how long a revoked
+   * key may still be accepted (on top of KV's own propagation). 0 reads KV on every request.
+   */
+  KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   /** How long the runner may take to send response headers before the caller gets 504. */
   RUNNER_TIMEOUT_MS: positiveInt(10_000),
   /**

@@ -4,13 +4,16 @@ import type { EdgeEnv } from "../edge-env";
 import { EdgeError } from "../http/edge-error";
 import { API_KEY_PATTERN, keyId, storageKey } from "./api-key";
 import { jwtVerifier, looksLikeJwt } from "./jwt-verifier";
+import { KeyCache } from "./key-cache";
 import { KeyRecord } from "./key-record";
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 const verifiers = new Map<string, ReturnType<typeof jwtVerifier>>();
+const keyCache = new KeyCache();
 
 /**
- * Accepts `Authorization: Bearer <API key>` (looked up by hash in KEYS) or, when a JWKS URL is
+ * Accepts `Authorization: Bearer <API key>` (looked up by hash in KEYS, and then kept in the
+ * isolate for KEY_CACHE_MS) or, when a JWKS URL is
  * configured, `Bearer <JWT>`. Anything else is a 401 before any call to the runner.
  */
 export function authenticate(): MiddlewareHandler<EdgeEnv> {
@@ -23,13 +26,18 @@ export function authenticate(): MiddlewareHandler<EdgeEnv> {
 
     if (API_KEY_PATTERN.test(token)) {
       const key = await storageKey(token);
-      const { value, metadata } = await config.KEYS.getWithMetadata(key);
-      const record = KeyRecord.safeParse(metadata);
-      if (value === null || !record.success) {
-        throw new EdgeError("UNAUTHORIZED", "unknown API key");
+      let record = keyCache.get(key);
+      if (!record) {
+        const { value, metadata } = await config.KEYS.getWithMetadata(key);
+        const parsed = KeyRecord.safeParse(metadata);
+        if (value === null || !parsed.success) {
+          throw new EdgeError("UNAUTHORIZED", "unknown API key");
+        }
+        record = parsed.data;
+        keyCache.set(key, record, config.KEY_CACHE_MS);
       }
-      if (record.data.revoked) throw new EdgeError("UNAUTHORIZED", "API key revoked");
-      c.set("caller", { id: keyId(key), kind: "key", limits: record.data.limits ?? {} });
+      if (record.revoked) throw new EdgeError("UNAUTHORIZED", "API key revoked");
+      c.set("caller", { id: keyId(key), kind: "key", limits: record.limits ?? {} });
       return next();
     }
 
