@@ -80,15 +80,18 @@ imds() {
   token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
   curl -sf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
 }
-state=$(imds autoscaling/target-lifecycle-state)
-case "$state" in
-  Warmed:*)
-    until docker info >/dev/null 2>&1; do sleep 2; done
-    aws ecr get-login-password --region ${region} | docker login --username AWS --password-stdin ${repository.repositoryUrl}
-    docker pull ${imageUri} ;;
-esac
-aws autoscaling complete-lifecycle-action --region ${region} --auto-scaling-group-name ${groupName} \\
-  --lifecycle-hook-name ${warmHook} --lifecycle-action-result CONTINUE --instance-id "$(imds instance-id)" || true
+# In the background: cloud-init must finish for the boot (and Docker) to go on.
+(
+  state=$(imds autoscaling/target-lifecycle-state)
+  case "$state" in
+    Warmed:*)
+      until docker info >/dev/null 2>&1; do sleep 2; done
+      aws ecr get-login-password --region ${region} | docker login --username AWS --password-stdin ${repository.repositoryUrl}
+      docker pull ${imageUri} ;;
+  esac
+  aws autoscaling complete-lifecycle-action --region ${region} --auto-scaling-group-name ${groupName} \\
+    --lifecycle-hook-name ${warmHook} --lifecycle-action-result CONTINUE --instance-id "$(imds instance-id)"
+) >>/var/log/phi4-warm-pool.log 2>&1 &
 SCRIPT
 chmod +x /var/lib/cloud/scripts/per-boot/phi4-warm-pool.sh
 /var/lib/cloud/scripts/per-boot/phi4-warm-pool.sh
