@@ -122,9 +122,12 @@ try {
 the stack keeps running: the playground at ${edge.url}/ (paste the API key ${apiKey})`);
     say(`or, from another terminal: npx phi4 chat "…" --url ${edge.url} --api-key ${apiKey}`);
     say(keep ? "Ctrl-C stops it" : "press Enter (or Ctrl-C) to stop it");
+    // Ctrl-C reaches npm, tsx and this process alike, so SIGINT arrives more than once: every
+    // one is caught (not just the first), or a repeat would kill this process before it stops
+    // the stack and leave wrangler and the runner behind.
     await new Promise<void>((stop) => {
-      process.once("SIGINT", () => stop());
-      process.once("SIGTERM", () => stop());
+      process.on("SIGINT", () => stop());
+      process.on("SIGTERM", () => stop());
       if (!keep) process.stdin.once("data", () => stop());
     });
   }
