@@ -22,7 +22,21 @@ export type ReasoningEvent = z.infer<typeof ReasoningEvent>;
 export const TextEvent = z.object({ type: z.literal("text"), text: z.string() });
 export type TextEvent = z.infer<typeof TextEvent>;
 
-export const FinishReason = z.enum(["stop", "length", "abort", "budget"]);
+/**
+ * A piece of a tool call, streamed as it is generated: concatenating the `arguments` of the
+ * events with one `index` gives the call's JSON arguments. `id` and `name` repeat on each piece.
+ */
+export const ToolCallEvent = z.object({
+  type: z.literal("tool_call"),
+  index: z.int().min(0),
+  id: z.string(),
+  name: z.string(),
+  arguments: z.string(),
+});
+export type ToolCallEvent = z.infer<typeof ToolCallEvent>;
+
+/** `tool_calls`: the answer is one or more tool calls, whose results the caller sends back. */
+export const FinishReason = z.enum(["stop", "length", "abort", "budget", "tool_calls"]);
 export type FinishReason = z.infer<typeof FinishReason>;
 
 export const Usage = z.object({
@@ -51,11 +65,12 @@ export const DoneEvent = z.object({
 });
 export type DoneEvent = z.infer<typeof DoneEvent>;
 
-/** Every event the `chat` stream yields, in this order: status*, reasoning*, text*, done. */
+/** Every event the `chat` stream yields, in this order: status*, reasoning*, text*, tool_call*, done. */
 export const ChatEvent = z.discriminatedUnion("type", [
   StatusEvent,
   ReasoningEvent,
   TextEvent,
+  ToolCallEvent,
   DoneEvent,
 ]);
 export type ChatEvent = z.infer<typeof ChatEvent>;

@@ -14,7 +14,8 @@ import { PHI4_REASONING_CHAT_TEMPLATE } from "./phi4-reasoning-template";
  * byte-level GPT-2 vocabulary plus Phi-4's special tokens, and Phi-4-reasoning's own chat
  * template. With the default deterministic weights, greedy decoding is known exactly: after
  * `<|im_start|>assistant<|im_sep|>` it writes `<think>a…z</think>A…Z<|im_end|>`, whatever the
- * user said. The `random` variant has the same shape at a configurable size, for benchmarks.
+ * user said; under a JSON grammar its answer is known too (see TINY_JSON). The `random` variant
+ * has the same shape at a configurable size, for benchmarks.
  */
 export interface TinyModelOptions {
   random?: RandomModelShape;
@@ -42,6 +43,21 @@ export interface RandomModelShape {
 export const TINY_REPLY = {
   reasoning: "abcdefghijklmnopqrstuvwxyz",
   text: "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+} as const;
+
+/**
+ * What the deterministic model writes when a grammar forbids its plain answer: every token has
+ * a ranked list of fallbacks, so constrained greedy decoding is exact too. A string value is
+ * `"A…Z"`, a number `42`, a boolean `true`, an empty array `[]`; keys the grammar leaves open are
+ * `"A…Z"`. So `{answer: number, ok: boolean, name: string}` comes out as
+ * `{"answer":42,"ok":true,"name":"ABCDEFGHIJKLMNOPQRSTUVWXYZ"}`, free JSON as
+ * `{"ABCDEFGHIJKLMNOPQRSTUVWXYZ":42}`.
+ */
+export const TINY_JSON = {
+  string: TINY_REPLY.text,
+  number: 42,
+  boolean: true,
+  object: { [TINY_REPLY.text]: 42 },
 } as const;
 
 /** Tokens generated for TINY_REPLY: `<think>`, 26 letters, `</think>`, 26 letters, `<|im_end|>`. */
@@ -91,6 +107,13 @@ function gpt2ByteTokens(): string[] {
 /** Bytes that follow `Z` in the endless answer: a new Markdown list item (`\n- `). */
 export const ENDLESS_ITEM = "\n- ";
 
+/**
+ * When the successor is not allowed (a grammar), the best allowed of these wins, in this order:
+ * close a string before anything else (strings end), then close objects and arrays, then start
+ * a value. Unlisted tokens (whitespace, `,`) score 0 and so lose to any listed one allowed.
+ */
+const FALLBACK = ['"', "}", "]", ",", "{", "4", "t", "n", "-", "0"];
+
 /** Successor of each token under greedy decoding: the reply chain, everything else ends. */
 function successors(endless: boolean): number[] {
   const { tokens, id } = TINY_VOCAB;
@@ -110,7 +133,26 @@ function successors(endless: boolean): number[] {
     const loop = [id("Z"), ...Buffer.from(ENDLESS_ITEM), id("A")];
     for (let i = 0; i + 1 < loop.length; i++) next[loop[i] ?? 0] = loop[i + 1] ?? 0;
   }
+  // JSON under a grammar: `{"A…Z":42}`; the reasoning and answer chains never reach these.
+  for (const [from, to] of [
+    ["{", '"'],
+    ['"', "A"],
+    [":", "4"],
+    ["4", "2"],
+  ] as const) {
+    next[id(from)] = id(to);
+  }
   return next;
+}
+
+/**
+ * Output weight of `candidate` after `current` (rows are candidates, columns the one-hot input).
+ * Steps of 0.5 become logit gaps of ~9 after the norm (√320 × 0.5), so even sampling at the
+ * card's temperature picks the same tokens as greedy decoding.
+ */
+function outputWeight(next: number[]): (candidate: number, current: number) => number {
+  const rank = new Map(FALLBACK.map((text, i) => [TINY_VOCAB.id(text), 4.5 - i * 0.5]));
+  return (candidate, current) => (next[current] === candidate ? 6 : (rank.get(candidate) ?? 0));
 }
 
 /** Writes the model to `path` (a few MB, ~ms) or, with `random`, a benchmark-sized model. */
@@ -169,7 +211,7 @@ export async function writeTinyModel(path: string, options: TinyModelOptions = {
       ? // Only printable ASCII (bar "<", which could open a stop trigger) can win: random text
         // never ends early and streams token by token, with no UTF-8 or trigger hold-back.
         randomTensor("output.weight", [nEmbd, vocab], type, rng, printable)
-      : dense("output.weight", [nEmbd, vocab], type, (row, col) => (next[col] === row ? 1 : 0)),
+      : dense("output.weight", [nEmbd, vocab], type, outputWeight(next)),
   ];
   for (let l = 0; l < nLayer; l++) {
     tensors.push(

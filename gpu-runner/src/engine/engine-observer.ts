@@ -3,6 +3,7 @@ export type Outcome =
   | "stop"
   | "length"
   | "budget"
+  | "tool_calls"
   | "abort"
   | "cancelled"
   | "bad_request"

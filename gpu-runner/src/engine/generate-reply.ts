@@ -6,6 +6,8 @@ import {
   LlamaGrammarEvaluationState,
   type Token,
 } from "node-llama-cpp";
+import type { AnswerPlan } from "./answer-plan";
+import { AnswerRouter } from "./answer-router";
 import type { EngineObserver } from "./engine-observer";
 import { ReplyParser, type ReplyPiece, type ThoughtTags } from "./reply-parser";
 import { TokenDecoder } from "./token-decoder";
@@ -26,10 +28,11 @@ export interface ReplyRequest {
   /** The rendered prompt ends inside an open thought (its template prefilled the open tag). */
   startsInThought: boolean;
   /**
-   * Constrains the answer only: sampling is free while the model reasons and follows this
-   * grammar from the first token after the thought's close tag.
+   * How the answer is shaped (free text, JSON, tool calls). Its grammar constrains the answer
+   * only: sampling is free while the model reasons and follows the grammar from the first
+   * token after the thought's close tag (a tool call under `auto`: from after `<tool_call>`).
    */
-  grammar?: LlamaGrammar;
+  plan: AnswerPlan;
   /** The caller's signal: aborting it throws its reason. */
   signal: AbortSignal;
   /** The runner's shutdown: ends the reply with `finishReason: "abort"`. */
@@ -81,11 +84,21 @@ export async function generateReply(
     stop: input.stop,
   });
   const decoder = new TokenDecoder(model, format.tagTokens);
-  const grammar = request.grammar
-    ? new LlamaGrammarEvaluationState({ model, grammar: request.grammar })
-    : undefined;
+  const router = new AnswerRouter(request.plan, emit);
+  // One evaluation state per grammar: it tracks what the grammar has accepted so far.
+  let grammar: { of: LlamaGrammar; state: LlamaGrammarEvaluationState } | undefined;
+  const grammarState = () => {
+    const of = parser.phase === "answer" ? router.grammar : undefined;
+    if (!of) return undefined;
+    if (grammar?.of !== of)
+      grammar = { of, state: new LlamaGrammarEvaluationState({ model, grammar: of }) };
+    return grammar.state;
+  };
   const send = (pieces: ReplyPiece[]) => {
-    for (const piece of pieces) emit({ type: piece.type, text: piece.text });
+    for (const piece of pieces) {
+      if (piece.type === "text") router.push(piece.text);
+      else emit({ type: piece.type, text: piece.text });
+    }
   };
 
   const { cached, rest } = await evaluatePrompt(sequence, tokens, signal);
@@ -108,7 +121,7 @@ export async function generateReply(
       topK: input.topK ?? SAMPLING_DEFAULTS.topK,
       seed: input.seed,
       yieldEogToken: true,
-      grammarEvaluationState: grammar && (() => (parser.phase === "answer" ? grammar : undefined)),
+      grammarEvaluationState: request.plan.kind === "text" ? undefined : grammarState,
     },
   );
   try {
@@ -132,7 +145,8 @@ export async function generateReply(
       const before = parser.phase;
       send(parser.push(decoder.push(token)));
       if (before === "reasoning" && parser.phase === "reasoning") reasoningTokens++;
-      if (parser.phase === "stopped") break;
+      // A grammar's value is complete when it says so, whatever the model would add.
+      if (parser.phase === "stopped" || router.complete) break;
       if (stop.aborted) {
         finishReason = "abort";
         break;
@@ -153,7 +167,9 @@ export async function generateReply(
   }
   if (parser.phase !== "stopped") send(parser.push(decoder.flush()));
   send(parser.finish());
-  if (finishReason === "stop" && budgetSpent) finishReason = "budget";
+  router.finish();
+  if (finishReason === "stop" && router.calledTool) finishReason = "tool_calls";
+  else if (finishReason === "stop" && budgetSpent) finishReason = "budget";
 
   const end = performance.now();
   const decodeMs = firstAt === undefined ? 0 : end - firstAt;

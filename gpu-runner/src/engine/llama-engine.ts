@@ -14,6 +14,7 @@ import {
 } from "@phi4-edge/shared";
 import { type ChatWrapper, GgufFileType, resolveChatWrapper } from "node-llama-cpp";
 import type pino from "pino";
+import { AnswerPlanner } from "./answer-plan";
 import { bestPrefixSlot, type Slot } from "./best-prefix-slot";
 import { Channel } from "./channel";
 import { DrainingError, ModelLoadError } from "./engine-errors";
@@ -48,6 +49,7 @@ export interface ModelSource {
 interface Loaded extends LoadedLlama {
   wrapper: ChatWrapper;
   format: ReplyFormat;
+  planner: AnswerPlanner;
   pool: SlotPool<Slot>;
   info: ModelInfo;
   /** Bytes one token can stand for at most: bounds a prompt's tokens from its size. */
@@ -140,6 +142,7 @@ export class LlamaEngine implements Engine {
         ...loaded,
         wrapper,
         format: replyFormat(loaded.model, wrapper),
+        planner: new AnswerPlanner(loaded.llama),
         pool,
         info,
         maxTokenBytes: maxTokenBytes(loaded.model),
@@ -230,8 +233,9 @@ export class LlamaEngine implements Engine {
         signal,
       });
       const prompt = loaded.wrapper.generateContextState({
-        chatHistory: toChatHistory(input.messages),
+        chatHistory: toChatHistory(input.messages, input),
       }).contextText;
+      const plan = await loaded.planner.plan(input);
       const tokens = prompt.tokenize(loaded.model.tokenizer);
       // One free cell is needed to generate anything at all.
       if (tokens.length >= contextSize) throw new ContextOverflowError(tokens.length, contextSize);
@@ -255,6 +259,7 @@ export class LlamaEngine implements Engine {
             input,
             tokens,
             startsInThought: opensThought(prompt.toString(), loaded.format),
+            plan,
             signal,
             stop: this.shutdown.signal,
             started,

@@ -13,7 +13,10 @@ import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
 let dir: string;
 let model: string;
 let runner: StartedRunner;
-const long: ChatInput = { messages: [{ role: "user", content: "hello" }], maxTokens: 2500 };
+const long = {
+  messages: [{ role: "user" as const, content: "hello" }],
+  maxTokens: 2500,
+} satisfies ChatInput;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "busy-runner-"));
