@@ -31,7 +31,7 @@ export class Renderer {
     else if (event.type === "text") {
       if (this.state !== "text") this.beginAnswer();
       this.put(event.text, event.text);
-    } else {
+    } else if (event.type === "reasoning") {
       this.reasoningText += event.text;
       if (!this.options.reasoning) return;
       if (this.state !== "reasoning") {
@@ -39,6 +39,7 @@ export class Renderer {
       }
       this.put(this.options.tty ? dim(event.text) : event.text, event.text);
     }
+    // `tool_call` events come only to callers who offer tools; the terminal chat offers none.
   }
 
   private status(event: StatusEvent): void {
