@@ -73,7 +73,13 @@ export const ResponseFormat = z.discriminatedUnion("type", [
   /** Any JSON object. */
   z.strictObject({ type: z.literal("json_object") }),
   /** JSON valid against `schema`, enforced by a grammar while the answer is generated. */
-  z.strictObject({ type: z.literal("json_schema"), schema: JsonSchema }),
+  z.strictObject({
+    type: z.literal("json_schema"),
+    schema: JsonSchema,
+    /** Told to the model with the schema, so it knows what it is answering. */
+    name: z.string().max(64).optional(),
+    description: z.string().max(LIMITS.messageChars).optional(),
+  }),
 ]);
 export type ResponseFormat = z.infer<typeof ResponseFormat>;
 

@@ -12,14 +12,15 @@ export const TOOL_CALL_CLOSE = "</tool_call>";
  * Phi-4-reasoning's template has no tool role and replaces any system message with its own,
  * so tools are described in text at the head of the first user turn, calls are written into
  * the assistant turn as `<tool_call>{"name":…,"arguments":…}</tool_call>`, and tool results
- * come back as a user turn of `<tool_result>` blocks.
+ * come back as a user turn of `<tool_result>` blocks. A JSON answer format is told at the end of
+ * the last user turn (the grammar enforces it; telling it lets the model reason towards it).
  */
 export function toChatHistory(
   messages: readonly ChatMessage[],
-  tools?: Pick<ChatInput, "tools" | "toolChoice">,
+  options: Pick<ChatInput, "tools" | "toolChoice" | "responseFormat"> = {},
 ): ChatHistoryItem[] {
   const names = new Map<string, string>();
-  const preamble = tools ? toolPreamble(tools) : "";
+  const preamble = toolPreamble(options);
   let described = preamble === "";
   const history: ChatHistoryItem[] = [];
   for (const m of messages) {
@@ -41,8 +42,20 @@ export function toChatHistory(
       else history.push({ type: "user", text: result });
     }
   }
+  const format = formatInstruction(options.responseFormat);
+  const last = history.findLast((item) => item.type === "user");
+  if (format && last?.type === "user") last.text += `\n\n${format}`;
   history.push({ type: "model", response: [] });
   return history;
+}
+
+function formatInstruction(format: ChatInput["responseFormat"]): string | undefined {
+  if (format?.type === "json_object")
+    return "Answer (after your thinking) with a JSON object only.";
+  if (format?.type !== "json_schema") return undefined;
+  const named = format.name ? ` "${format.name}"` : "";
+  const about = format.description ? ` (${format.description})` : "";
+  return `Answer (after your thinking) with JSON only, valid against this JSON Schema${named}${about}:\n${JSON.stringify(format.schema)}`;
 }
 
 /** Arguments are JSON text on the wire; a caller's malformed text is kept as a string. */

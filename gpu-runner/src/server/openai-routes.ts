@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ChatEvent, DoneEvent, Engine, FinishReason, Usage } from "@phi4-edge/shared";
 import { PING_MS } from "@phi4-edge/shared";
 import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
 import {
   invalidRequest,
   type OpenAIErrorReply,
@@ -33,8 +34,11 @@ export function openAIRoutes(engine: Engine, modelId: string) {
       return reply(invalidRequest("the body must be JSON"));
     }
     const parsed = parseOpenAIRequest(body);
-    if (!parsed.ok) return reply(invalidRequest(parsed.message));
+    if (!parsed.ok) return reply(invalidRequest(parsed.problem.message, parsed.problem.param));
     const { request, input } = parsed;
+    const { user, safety_identifier: safetyIdentifier } = request;
+    // The caller's own end-user tags, for abuse tracing (they are identifiers, not content).
+    if (user || safetyIdentifier) c.get("log").info({ user, safetyIdentifier }, "openai end user");
     const signal = c.req.raw.signal;
     const requestId = c.get("requestId");
     const events = engine.chat(input, { signal, requestId });
@@ -91,75 +95,67 @@ export function openAIRoutes(engine: Engine, modelId: string) {
     }
     if (first) pending = Promise.resolve(first);
     const includeUsage = request.stream_options?.include_usage === true;
-    const encoder = new TextEncoder();
     const chunk = (delta: object, finish: string | null = null) => ({
       ...meta,
       object: "chat.completion.chunk",
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...(includeUsage ? { usage: null } : {}),
     });
-    const send = (controller: ReadableStreamDefaultController, data: unknown) =>
-      controller.enqueue(encoder.encode(`data: ${JSON.stringify(data)}\n\n`));
-    let started = false;
-    let finished = false;
+    const calls = new Set<number>();
 
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (!started) {
-          started = true;
-          send(controller, chunk({ role: "assistant", content: "" }));
-        }
-        // A pull must enqueue something: the reader is already waiting, and the stream calls
-        // pull again only after a new read. Status events have no OpenAI equivalent, so skip them.
-        for (;;) {
-          let next: IteratorResult<ChatEvent> | undefined;
-          try {
-            next = await Promise.race([pending, delay(PING_MS).then(() => undefined)]);
-          } catch (error) {
-            send(controller, openAIError(error, signal, requestId).body);
-            finished = true;
-            controller.close();
-            return;
-          }
-          if (!next) {
-            controller.enqueue(encoder.encode(": ping\n\n"));
-            return;
-          }
-          pending = next.done ? pending : iterator.next();
-          if (next.done) {
-            finished = true;
-            controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-            controller.close();
-            return;
-          }
-          const event = next.value;
-          if (event.type === "status") continue;
-          if (event.type === "reasoning")
-            send(controller, chunk({ reasoning_content: event.text }));
-          else if (event.type === "text") send(controller, chunk({ content: event.text }));
-          else if (event.type === "done") {
-            send(controller, chunk({}, finishReason(event.finishReason)));
-            if (includeUsage)
-              send(controller, {
-                ...meta,
-                object: "chat.completion.chunk",
-                choices: [],
-                usage: openAIUsage(event.usage),
-              });
-          }
+    c.header("x-accel-buffering", "no");
+    return streamSSE(c, async (stream) => {
+      const send = (data: unknown) => stream.writeSSE({ data: JSON.stringify(data) });
+      // A caller who goes away ends the generation (and frees its sequence) at once.
+      stream.onAbort(() => void iterator.return?.());
+      await send(chunk({ role: "assistant", content: "" }));
+      for (;;) {
+        let next: IteratorResult<ChatEvent> | undefined;
+        try {
+          next = await Promise.race([pending, delay(PING_MS).then(() => undefined)]);
+        } catch (error) {
+          await send(openAIError(error, signal, requestId).body);
           return;
         }
-      },
-      async cancel() {
-        if (!finished) await iterator.return?.();
-      },
-    });
-    return new Response(stream, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-      },
+        if (stream.aborted) return;
+        // Status events have no OpenAI equivalent; a quiet engine gets a keep-alive comment.
+        if (!next) {
+          await stream.write(": ping\n\n");
+          continue;
+        }
+        if (next.done) {
+          await stream.writeSSE({ data: "[DONE]" });
+          return;
+        }
+        pending = iterator.next();
+        const event = next.value;
+        if (event.type === "reasoning") await send(chunk({ reasoning_content: event.text }));
+        else if (event.type === "text") await send(chunk({ content: event.text }));
+        else if (event.type === "tool_call") {
+          // The first piece of a call names it; the rest carry arguments only, as OpenAI streams.
+          const opening = !calls.has(event.index);
+          calls.add(event.index);
+          const call = opening
+            ? {
+                index: event.index,
+                id: event.id,
+                type: "function",
+                function: { name: event.name, arguments: event.arguments },
+              }
+            : { index: event.index, function: { arguments: event.arguments } };
+          await send(chunk({ tool_calls: [call] }));
+        } else if (event.type === "done") {
+          await send(chunk({}, finishReason(event.finishReason)));
+          if (includeUsage) {
+            await send({
+              ...meta,
+              object: "chat.completion.chunk",
+              choices: [],
+              usage: openAIUsage(event.usage),
+            });
+          }
+        }
+      }
     });
   });
 
@@ -175,12 +171,24 @@ async function collectCompletion(
 ): Promise<Completion> {
   let reasoning = "";
   let text = "";
+  const calls: { id: string; type: "function"; function: { name: string; arguments: string } }[] =
+    [];
   let done: DoneEvent | undefined;
   for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
     const event = r.value;
     if (event.type === "reasoning") reasoning += event.text;
     else if (event.type === "text") text += event.text;
-    else if (event.type === "done") done = event;
+    else if (event.type === "tool_call") {
+      const call = calls[event.index];
+      if (call) call.function.arguments += event.arguments;
+      else {
+        calls[event.index] = {
+          id: event.id,
+          type: "function",
+          function: { name: event.name, arguments: event.arguments },
+        };
+      }
+    } else if (event.type === "done") done = event;
   }
   return {
     ok: true,
@@ -192,7 +200,9 @@ async function collectCompletion(
           index: 0,
           message: {
             role: "assistant",
-            content: text,
+            // OpenAI's shape: no text beside tool calls is `null`.
+            content: calls.length && !text ? null : text,
+            ...(calls.length ? { tool_calls: calls } : {}),
             ...(reasoning ? { reasoning_content: reasoning } : {}),
           },
           finish_reason: finishReason(done?.finishReason),
@@ -204,10 +214,9 @@ async function collectCompletion(
   };
 }
 
-/** OpenAI knows `stop` and `length`; a forced end of reasoning still ends normally. */
+/** OpenAI knows `stop`, `length` and `tool_calls`; a forced end of reasoning still ends normally. */
 function finishReason(reason: FinishReason | undefined): string {
-  if (reason === "length") return "length";
-  if (reason === "abort") return "abort";
+  if (reason === "length" || reason === "abort" || reason === "tool_calls") return reason;
   return "stop";
 }
 
