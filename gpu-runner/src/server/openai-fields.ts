@@ -7,7 +7,7 @@
 export const OPENAI_FIELDS = {
   messages: {
     support: "honoured",
-    what: "system, developer (as system), user, assistant (with tool_calls) and tool turns; text content or text parts; other parts (images, audio, files), `name` and `content: null` on a user turn are refused",
+    what: "system, developer (as system), user, assistant (with tool_calls) and tool turns; text content or text parts; other parts (images, audio, files), `name` and `content: null` on a user turn are refused; what a reply carried (`reasoning_content`, the SDK's `parsed`, `parsed_arguments`, `annotations`) may be sent back and is not read",
   },
   model: {
     support: "honoured",

@@ -45,10 +45,18 @@ const Parts = <T extends z.ZodType>(part: T) =>
 const noName = refuse("participant names are not supported");
 const TEXT = { error: "expected a string or an array of text parts" };
 
+/** Output fields of an earlier reply that come back in the history; nothing to act on. */
+const echoed = z.unknown().optional();
+
 const ToolCall = z.strictObject({
   id: z.string(),
   type: z.literal("function"),
-  function: z.strictObject({ name: z.string(), arguments: z.string() }),
+  function: z.strictObject({
+    name: z.string(),
+    arguments: z.string(),
+    // The SDK's parse helpers add it to the message a caller sends back as is.
+    parsed_arguments: echoed,
+  }),
 });
 
 const Message = z.discriminatedUnion(
@@ -71,6 +79,11 @@ const Message = z.discriminatedUnion(
         .optional(),
       tool_calls: z.array(ToolCall).optional(),
       refusal: z.string().nullish(),
+      // Fields of a returned message that callers send back with it; earlier reasoning is not
+      // part of Phi-4-reasoning's template, and the others are derived from the content.
+      reasoning_content: echoed,
+      parsed: echoed,
+      annotations: echoed,
       name: noName,
       audio: refused("audio"),
       function_call: refused("function_call"),
