@@ -1,9 +1,12 @@
 import { createTRPCClient, httpBatchStreamLink, TRPCClientError } from "@trpc/client";
+import type { z } from "zod";
+import { type ChatObjectOptions, chatObject, type ObjectChat } from "./chat-object.js";
 import type { Phi4ErrorCode, Phi4ErrorData } from "./errors.js";
 import type { ChatEvent, StatusEvent } from "./events.js";
 import type { AppRouter } from "./router.js";
 import type { ChatInput, ModelInfo } from "./schemas.js";
 
+export { type ChatObjectOptions, type ObjectChat, StructuredOutputError } from "./chat-object.js";
 // The published package (`client/`) has this file as its one entry: the contract's types an app
 // needs are exported from here, as types only, so importing the client loads no server code.
 export type { Phi4ErrorCode, Phi4ErrorData } from "./errors.js";
@@ -16,10 +19,22 @@ export type {
   StatusEvent,
   TextEvent,
   Timings,
+  ToolCallEvent,
   Usage,
 } from "./events.js";
 export type { AppRouter } from "./router.js";
-export type { ChatInput, ChatMessage, ModelInfo, Reasoning, Role } from "./schemas.js";
+export type {
+  ChatInput,
+  ChatMessage,
+  JsonSchema,
+  ModelInfo,
+  Reasoning,
+  ResponseFormat,
+  Role,
+  Tool,
+  ToolCall,
+  ToolChoice,
+} from "./schemas.js";
 
 export interface Phi4ClientOptions {
   /** Base URL of the edge (or a runner), e.g. `https://phi4.example.com`; `/trpc` is appended. */
@@ -43,6 +58,16 @@ export interface CallOptions {
 export interface Phi4Client {
   /** Streams status, reasoning, text and done events; waits through a cold start. */
   chat(input: ChatInput, options?: CallOptions): AsyncGenerator<ChatEvent, void>;
+  /**
+   * `chat` whose answer is held to a zod schema (a grammar enforces its JSON Schema after the
+   * reasoning): `await` it for the value, typed by the schema, or iterate it for the events
+   * first. Rejects with `StructuredOutputError` if the answer is cut short.
+   */
+  chatObject<S extends z.ZodType>(
+    input: Omit<ChatInput, "responseFormat">,
+    schema: S,
+    options?: ChatObjectOptions,
+  ): ObjectChat<z.output<S>>;
   model(options?: CallOptions): Promise<ModelInfo>;
   /** The raw typed tRPC client, for anything the helpers above don't cover. */
   trpc: ReturnType<typeof createTRPCClient<AppRouter>>;
@@ -83,9 +108,10 @@ export function createPhi4Client(options: Phi4ClientOptions): Phi4Client {
   const waitReadyMs = options.waitReadyMs ?? 15 * 60_000;
   const signalOf = (call?: CallOptions) => anySignal(options.signal, call?.signal);
 
-  return {
+  const client: Phi4Client = {
     trpc,
     model: (call) => trpc.model.query(undefined, { signal: signalOf(call) }),
+    chatObject: (input, schema, call) => chatObject(client.chat, input, schema, call),
     async *chat(input, call) {
       const signal = signalOf(call);
       const deadline = Date.now() + waitReadyMs;
@@ -112,6 +138,7 @@ export function createPhi4Client(options: Phi4ClientOptions): Phi4Client {
       }
     },
   };
+  return client;
 }
 
 function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
