@@ -142,7 +142,7 @@ const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;
 const SAMPLES: Record<OpenAIField, unknown> = {
   messages: [{ role: "developer", content: "be brief" }, ...messages],
   model: "anything",
-  stream: false,
+  stream: true,
   stream_options: { include_usage: true },
   temperature: 0,
   top_p: 0.5,
@@ -151,12 +151,10 @@ const SAMPLES: Record<OpenAIField, unknown> = {
   max_completion_tokens: 40,
   stop: "MNO",
   response_format: { type: "json_object" },
-  tools: [
-    { type: "function", function: { name: "f", parameters: { type: "object", properties: {} } } },
-  ],
-  tool_choice: "none",
+  tools: [{ type: "function", function: { name: "f" } }],
+  tool_choice: { type: "function", function: { name: "g" } },
   parallel_tool_calls: false,
-  reasoning_effort: "minimal",
+  reasoning_effort: "none",
   user: "user-1",
   safety_identifier: "sid-1",
   prompt_cache_key: "k",
@@ -183,6 +181,57 @@ const SAMPLES: Record<OpenAIField, unknown> = {
   reasoning_budget: 3,
 };
 
+/** Fields a sample needs beside it to have an effect. */
+const WITH: Partial<Record<OpenAIField, Record<string, unknown>>> = {
+  stream_options: { stream: true },
+  tools: { tool_choice: "required" },
+  tool_choice: {
+    tools: ["f", "g"].map((name) => ({ type: "function", function: { name } })),
+  },
+};
+
+interface Reply {
+  status: number;
+  text: string;
+  json?: {
+    model: string;
+    choices: {
+      finish_reason: string;
+      message: {
+        content: string | null;
+        reasoning_content?: string;
+        tool_calls?: { function: { name: string } }[];
+      };
+    }[];
+    usage: { completion_tokens: number };
+  };
+}
+
+/** What each honoured field visibly does (none: no effect the tiny model can show). */
+const EFFECT: Partial<Record<OpenAIField, (reply: Reply) => void>> = {
+  model: ({ json }) => expect(json?.model).toBe("tiny"),
+  stream: ({ text }) => expect(text).toMatch(/^data: .*\n\n/),
+  stream_options: ({ text }) => expect(text).toContain('"prompt_tokens"'),
+  temperature: ({ json }) => expect(json?.choices[0]?.message.content).toBe(TINY_REPLY.text),
+  max_tokens: ({ json }) => {
+    expect(json?.choices[0]?.finish_reason).toBe("length");
+    expect(json?.usage.completion_tokens).toBe(40);
+  },
+  max_completion_tokens: ({ json }) => expect(json?.usage.completion_tokens).toBe(40),
+  stop: ({ json }) => expect(json?.choices[0]?.message.content).toBe("ABCDEFGHIJKL"),
+  response_format: ({ json }) =>
+    expect(JSON.parse(json?.choices[0]?.message.content ?? "")).toEqual(TINY_JSON.object),
+  tools: ({ json }) => expect(json?.choices[0]?.finish_reason).toBe("tool_calls"),
+  tool_choice: ({ json }) =>
+    expect(json?.choices[0]?.message.tool_calls?.[0]?.function.name).toBe("g"),
+  reasoning_effort: ({ json }) =>
+    expect(json?.choices[0]?.message.reasoning_content).toBeUndefined(),
+  reasoning_budget: ({ json }) => expect(json?.choices[0]?.message.reasoning_content).toBe("abc"),
+  user: () => expect(runner.logs.some((line) => line.includes('"user":"user-1"'))).toBe(true),
+  safety_identifier: () =>
+    expect(runner.logs.some((line) => line.includes('"safetyIdentifier":"sid-1"'))).toBe(true),
+};
+
 /** The neutral value of each refused field: accepted, as OpenAI's default would be. */
 const NEUTRAL: Partial<Record<OpenAIField, unknown>> = {
   prompt_cache_retention: "in_memory",
@@ -198,17 +247,23 @@ const NEUTRAL: Partial<Record<OpenAIField, unknown>> = {
   top_logprobs: null,
 };
 
-async function send(body: Record<string, unknown>) {
+async function send(body: Record<string, unknown>): Promise<Reply> {
   const response = await fetch(`${runner.url}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${runner.secret}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "tiny", messages, ...body }),
+    body: JSON.stringify({ model: "tiny", messages, temperature: 0, ...body }),
   });
-  type Reply = {
-    error?: { type: string; param: string | null; message: string };
-    choices?: { finish_reason: string }[];
-  };
-  return { status: response.status, body: (await response.json()) as Reply };
+  const text = await response.text();
+  let json: Reply["json"];
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: response.status, text, json };
+}
+
+function errorOf(reply: Reply) {
+  return (reply.json as unknown as { error?: { type: string; param: string; message: string } })
+    ?.error;
 }
 
 describe("every request field is honoured or refused", () => {
@@ -218,20 +273,21 @@ describe("every request field is honoured or refused", () => {
 
   for (const [field, { support }] of Object.entries(OPENAI_FIELDS)) {
     it(`${field}: ${support}`, async () => {
-      const { status, body } = await send({ [field]: SAMPLES[field as OpenAIField] });
+      const name = field as OpenAIField;
+      const reply = await send({ ...WITH[name], [field]: SAMPLES[name] });
       if (support === "refused") {
-        expect(status).toBe(400);
-        expect(body.error).toMatchObject({ type: "invalid_request_error", param: field });
+        expect(reply.status).toBe(400);
+        expect(errorOf(reply)).toMatchObject({ type: "invalid_request_error", param: field });
       } else {
-        expect(status, JSON.stringify(body)).toBe(200);
-        expect(body.choices?.[0]?.finish_reason).toMatch(/^(stop|length)$/);
+        expect(reply.status, reply.text).toBe(200);
+        EFFECT[name]?.(reply);
       }
     });
   }
 
   it("accepts the neutral value of every refused field at once", async () => {
-    const { status, body } = await send(NEUTRAL);
-    expect(status, JSON.stringify(body)).toBe(200);
+    const reply = await send(NEUTRAL);
+    expect(reply.status, reply.text).toBe(200);
     const refused = Object.entries(OPENAI_FIELDS).filter(([, f]) => f.support === "refused");
     const neutralLess = ["audio", "prediction", "verbosity", "web_search_options", "moderation"];
     for (const [field] of refused) {
@@ -271,8 +327,8 @@ describe("every request field is honoured or refused", () => {
     for (const [body, param] of cases) {
       const reply = await send(body);
       expect(reply.status, param).toBe(400);
-      expect(reply.body.error?.param, JSON.stringify(reply.body)).toBe(param);
-      expect(reply.body.error?.message).toContain(param);
+      expect(errorOf(reply)?.param, reply.text).toBe(param);
+      expect(errorOf(reply)?.message).toContain(param);
     }
   });
 
