@@ -5,6 +5,7 @@ const ENDINGS: Record<DoneEvent["finishReason"], string> = {
   length: " · cut at max tokens",
   budget: " · reasoning budget reached",
   abort: " · stopped",
+  tool_calls: " · tool call",
 };
 
 /** Token usage and speed of one answer, e.g. `55 tokens (26 reasoning) · 412 tok/s · …`. */
