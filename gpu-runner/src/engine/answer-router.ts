@@ -46,7 +46,10 @@ export class AnswerRouter {
 
   push(text: string): void {
     if (this.complete || !text) return;
-    if (this.mode === "text") return this.emit({ type: "text", text });
+    if (this.mode === "text") {
+      this.emit({ type: "text", text });
+      return;
+    }
     if (this.mode === "watch") {
       this.held += text;
       const at = this.held.indexOf(TOOL_CALL_OPEN);
@@ -56,7 +59,8 @@ export class AnswerRouter {
         this.held = "";
         this.mode = "call";
         this.call = newCall();
-        return this.push(rest);
+        this.push(rest);
+        return;
       }
       // Keep back the longest end of the text that may still become the marker.
       let keep = Math.min(this.held.length, TOOL_CALL_OPEN.length - 1);
