@@ -59,11 +59,12 @@ export interface ReplyRequest {
  * evaluate path, which per token hands work to a pool thread twice (decode, then sample) and
  * waits for it each time. See `bench/decode.ts` for the comparison with llama-server.
  *
- * Where structured output plugs in: `grammar` is applied through `grammarEvaluationState` as a
- * function that returns the state only once the parser is in the answer, so the reasoning
- * stays free. Tool calls are text in the answer: parse them from the `text` pieces in `send`
- * below (or wrap `emit`) and end with `finishReason: "tool_calls"`. A reply that must reason
- * first can have the open tag appended to `tokens` with `startsInThought: true`.
+ * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
+ * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
+ * `grammarEvaluationState` only once the parser is in the answer, so the reasoning stays free.
+ * The router turns a call into `tool_call` events (finish reason `tool_calls`) and ends the
+ * reply when the grammar's value is complete. A reply that must reason first can have the open
+ * tag appended to `tokens` with `startsInThought: true`.
  */
 export async function generateReply(
   sequence: LlamaContextSequence,
