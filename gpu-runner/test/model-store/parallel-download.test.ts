@@ -42,6 +42,15 @@ function maxOverlap(requests: LoggedRequest[]): number {
   return most;
 }
 
+/**
+ * The emulator logs a request when the server sees its response close, which may come a moment
+ * after the client has read every byte: wait (up to 10 s) for what the assertions then check.
+ */
+async function logged(holds: () => boolean): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (!holds() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
 const startOf = (r: LoggedRequest | undefined) =>
   Number(/^bytes=(\d+)-/.exec(r?.range ?? "")?.[1] ?? Number.NaN);
 
@@ -70,6 +79,7 @@ describe("ensureModel over several ranged connections", () => {
     });
 
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    await logged(() => bodyRequests(fx!.hub.requests).length >= 8);
     const bodies = bodyRequests(fx.hub.requests);
     // Eight one-megabyte ranges, each fetched once, covering the file.
     expect(bodies.map((r) => r.range).sort()).toEqual(
@@ -108,7 +118,9 @@ describe("ensureModel over several ranged connections", () => {
     const since = performance.now(); // the aborted transfers may be logged late, when they close
     const model = await ensureModel(parallel(fx), ranged);
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
-    const resumed = fx.hub.requests.filter((r) => r.startedAt >= since);
+    const resumedSince = () => fx!.hub.requests.filter((r) => r.startedAt >= since);
+    await logged(() => bodyBytes(resumedSince()) >= 8 * MB - partial.length);
+    const resumed = resumedSince();
     const starts = bodyRequests(resumed).map((r) => (r.range ? startOf(r) : 0));
     expect(Math.min(...starts)).toBe(partial.length);
     expect(bodyBytes(resumed)).toBe(8 * MB - partial.length);
@@ -130,6 +142,7 @@ describe("ensureModel over several ranged connections", () => {
 
     const model = await ensureModel(parallel(fx), ranged);
     expect(await sha256(model.path)).toBe(sha);
+    await logged(() => bodyBytes(fx!.hub.requests) >= 3 * MB);
     // Trusting the file's size would resume at 3 MB, fail the hash and download it all again.
     expect(Math.min(...bodyRequests(fx.hub.requests).map(startOf))).toBe(MB);
     expect(bodyBytes(fx.hub.requests)).toBe(3 * MB);
@@ -140,6 +153,7 @@ describe("ensureModel over several ranged connections", () => {
     fx = await fixture(4 * MB, { hub: { faults: { drop: { afterBytes: MB / 4, times: 1 } } } });
     const model = await ensureModel(parallel(fx), ranged);
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    await logged(() => bodyRequests(fx!.hub.requests).length >= 5);
     const bodies = bodyRequests(fx.hub.requests);
     expect(bodies).toHaveLength(5);
     const retry = bodies.find((r) => startOf(r) % MB !== 0);
