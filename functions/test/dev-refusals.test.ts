@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -6,12 +7,18 @@ import { afterEach, expect, test } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const started: ChildProcess[] = [];
-afterEach(() => {
+const states: string[] = [];
+afterEach(async () => {
   for (const child of started.splice(0)) {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) continue;
+    const exited = once(child, "exit");
     try {
-      if (child.exitCode === null && child.pid) process.kill(-child.pid, "SIGKILL");
+      process.kill(-child.pid, "SIGKILL");
     } catch {}
+    await exited;
   }
+  // Only once wrangler is gone: it may still be writing its state.
+  for (const state of states.splice(0)) rmSync(state, { recursive: true, force: true });
 });
 
 /**
@@ -21,6 +28,7 @@ afterEach(() => {
  */
 function dev(vars: Record<string, string>, until: RegExp) {
   const state = mkdtempSync(join(tmpdir(), "phi4-dev-"));
+  states.push(state);
   const child = spawn(
     "npm",
     ["run", "-s", "-w", "functions", "dev", "--", "--port", "0", "--persist-to", state],
@@ -40,10 +48,7 @@ function dev(vars: Record<string, string>, until: RegExp) {
     };
     child.stdout?.on("data", check);
     child.stderr?.on("data", check);
-    child.on("exit", (code) => {
-      rmSync(state, { recursive: true, force: true });
-      done({ code, out });
-    });
+    child.on("exit", (code) => done({ code, out }));
   });
 }
 
