@@ -2,7 +2,7 @@ import { open, stat, statfs, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import { type FileDownloadInfoOutput, HubApiError } from "@huggingface/hub";
 import type { Logger } from "pino";
-import { backoff, type RetryPolicy } from "./backoff";
+import type { RetryPolicy } from "./backoff";
 import { classifyHubError, type HubTarget } from "./classify-hub-error";
 import {
   ChecksumMismatchError,
@@ -22,6 +22,7 @@ import {
   settlePartial,
 } from "./partial-download";
 import type { BlobCheck } from "./verified-blob";
+import { withRetries } from "./with-retries";
 
 export interface DownloadBlobOptions {
   target: HubTarget;
@@ -282,12 +283,11 @@ async function fetchRange(
 ): Promise<void> {
   const { state, hub } = c;
   const { o, signal } = state;
-  let failures = 0;
-  for (;;) {
-    signal.throwIfAborted();
-    hub.reset();
-    const before = range.pos;
-    try {
+  let before = range.pos;
+  await withRetries(
+    async () => {
+      hub.reset();
+      before = range.pos;
       await readInto(await requestRange(range, c), {
         range,
         state,
@@ -296,29 +296,31 @@ async function fetchRange(
       });
       if (range.pos < range.end)
         throw new Error(`the body ended at ${range.pos} of ${o.size} bytes`);
-      return;
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      if (error instanceof TempFileError) volumeFailed(error.cause, o.tempPath, o.size - range.pos);
-      if (isDiskError(error)) rethrowDisk(error, dirname(o.tempPath), o.size - range.pos);
-      if (hub.lastFailure?.status === 416 && c.resumed && range.pos > 0) throw new ServerHasLess();
-      const verdict = classifyHubError(error, hub, o.target);
-      if (verdict !== "retry") throw verdict;
-      failures = range.pos > before ? 1 : failures + 1;
-      const reason = describe(error, hub);
-      if (failures > o.retry.attempts) {
-        throw new DownloadFailedError(
-          `download of ${o.target.repo}/${o.target.file} failed ${failures} times in a row at ${range.pos} of ${o.size} bytes (${reason})`,
+    },
+    {
+      retry: o.retry,
+      signal,
+      classify: (error) => {
+        if (error instanceof TempFileError)
+          volumeFailed(error.cause, o.tempPath, o.size - range.pos);
+        if (isDiskError(error)) rethrowDisk(error, dirname(o.tempPath), o.size - range.pos);
+        if (hub.lastFailure?.status === 416 && c.resumed && range.pos > 0)
+          return new ServerHasLess();
+        return classifyHubError(error, hub, o.target);
+      },
+      progressed: () => range.pos > before,
+      exhausted: (failures, error) =>
+        new DownloadFailedError(
+          `download of ${o.target.repo}/${o.target.file} failed ${failures} times in a row at ${range.pos} of ${o.size} bytes (${describe(error, hub)})`,
           { cause: error },
-        );
-      }
-      o.logger?.warn(
-        { offset: range.pos, size: o.size, failures, reason },
-        "download interrupted; retrying with a Range request",
-      );
-      await backoff(failures, o.retry, signal);
-    }
-  }
+        ),
+      onRetry: (failures, error) =>
+        o.logger?.warn(
+          { offset: range.pos, size: o.size, failures, reason: describe(error, hub) },
+          "download interrupted; retrying with a Range request",
+        ),
+    },
+  );
 }
 
 /**

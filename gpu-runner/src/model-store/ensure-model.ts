@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileDownloadInfo } from "@huggingface/hub";
 import type { Logger } from "pino";
 import type { RunnerEnv } from "../env";
-import { backoff, DEFAULT_RETRY, type RetryPolicy } from "./backoff";
+import { DEFAULT_RETRY, type RetryPolicy } from "./backoff";
 import {
   type CacheLayout,
   COMMIT_RE,
@@ -28,6 +28,7 @@ import { fileMetadata, resolveCommit } from "./hub-metadata";
 import { adoptPartial, removePartial } from "./partial-download";
 import { type BlobCheck, isBlobVerified, recordVerified } from "./verified-blob";
 import { acquireVolumeLock, type LockTiming } from "./volume-lock";
+import { withRetries } from "./with-retries";
 
 export type ModelProgress = {
   phase: "resolving" | "waiting" | "downloading" | "verifying" | "ready";
@@ -120,7 +121,7 @@ export async function ensureModel(
   const hub = new HubFetch({ idleMs, signal });
   const context = { target, hub, ...credentials };
   const call = <T>(what: string, fn: () => Promise<T>) =>
-    withRetries(what, fn, { hub, target, retry, signal, log });
+    hubCall(what, fn, { hub, target, retry, signal, log });
 
   let commit = known;
   if (!commit) {
@@ -128,7 +129,7 @@ export async function ensureModel(
     const recorded = await readRef(layout, revision);
     const resolve = recorded
       ? <T>(what: string, fn: () => Promise<T>) =>
-          withRetries(what, fn, { hub, target, retry: { ...retry, attempts: 1 }, signal, log })
+          hubCall(what, fn, { hub, target, retry: { ...retry, attempts: 1 }, signal, log })
       : call;
     try {
       commit = await resolve("resolve revision", () => resolveCommit(context));
@@ -271,7 +272,7 @@ async function mkdirOrExplain(layout: CacheLayout, size: number): Promise<void> 
 }
 
 /** Retries a Hub call on 5xx, 429 and dropped/stalled connections; other failures are classified. */
-async function withRetries<T>(
+function hubCall<T>(
   what: string,
   fn: () => Promise<T>,
   o: {
@@ -282,29 +283,30 @@ async function withRetries<T>(
     log: Logger | undefined;
   },
 ): Promise<T> {
-  for (let failures = 1; ; failures++) {
-    o.hub.reset();
-    try {
-      return await fn();
-    } catch (error) {
-      if (o.signal.aborted) throw o.signal.reason;
-      const verdict = classifyHubError(error, o.hub, o.target);
-      if (verdict !== "retry") throw verdict;
-      const reason = o.hub.lastFailure
-        ? `HTTP ${o.hub.lastFailure.status}`
-        : o.hub.idleTimedOut
-          ? "idle timeout"
-          : String((error as Error)?.message ?? error);
-      if (failures > o.retry.attempts) {
-        throw new DownloadFailedError(
-          `${what} for ${o.target.repo} failed ${failures} times (${reason}); is ${o.target.endpoint} reachable?`,
+  const reason = (error: unknown) =>
+    o.hub.lastFailure
+      ? `HTTP ${o.hub.lastFailure.status}`
+      : o.hub.idleTimedOut
+        ? "idle timeout"
+        : String((error as Error)?.message ?? error);
+  return withRetries(
+    () => {
+      o.hub.reset();
+      return fn();
+    },
+    {
+      retry: o.retry,
+      signal: o.signal,
+      classify: (error) => classifyHubError(error, o.hub, o.target),
+      exhausted: (failures, error) =>
+        new DownloadFailedError(
+          `${what} for ${o.target.repo} failed ${failures} times (${reason(error)}); is ${o.target.endpoint} reachable?`,
           { cause: error },
-        );
-      }
-      o.log?.warn({ what, failures, reason }, "Hub request failed; retrying");
-      await backoff(failures, o.retry, o.signal);
-    }
-  }
+        ),
+      onRetry: (failures, error) =>
+        o.log?.warn({ what, failures, reason: reason(error) }, "Hub request failed; retrying"),
+    },
+  );
 }
 
 /** Phase changes go out at once; byte counts at most every 250 ms. */
