@@ -7,7 +7,7 @@ import { ensureModel } from "./model-store/ensure-model";
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from "./server/connection-timeouts";
 import { createApp } from "./server/create-app";
 import { reportLoad } from "./server/load-report";
-import { loadOf, Metrics } from "./server/metrics";
+import { Metrics } from "./server/metrics";
 
 /** How long waiting chats get to receive the cold-start error before a failed runner exits. */
 const FAILED_DRAIN_MS = 2000;
@@ -68,7 +68,7 @@ async function main() {
         namespace: env.CLOUDWATCH_METRICS_NAMESPACE,
         intervalMs: env.LOAD_REPORT_SECONDS * 1000,
         logger,
-        load: () => loadOf(engine.stats()),
+        load: () => metrics.load(),
       })
     : () => {};
 
@@ -103,7 +103,7 @@ async function main() {
         signal: coldStart.signal,
         logger,
         onProgress: (p) => {
-          if (p.downloader === "self") metrics.downloadBytes = p.bytes;
+          if (p.downloader === "self") metrics.downloaded(p.bytes);
           if (p.phase === "ready") return;
           engine.setDownloading(p.totalBytes ? p.bytes / p.totalBytes : undefined);
         },

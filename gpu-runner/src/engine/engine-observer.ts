@@ -1,3 +1,5 @@
+import type { EnginePhase } from "./readiness";
+
 /** How a chat request ended, for metrics: a finish reason or an error class. */
 export type Outcome =
   | "stop"
@@ -18,6 +20,11 @@ export interface EngineObserver {
   interToken(ms: number): void;
   tokensGenerated(count: number): void;
   promptTokens(evaluated: number, cached: number): void;
+  /** Sequences generating and requests queued, each time either changes. */
+  occupancy(active: number, queued: number): void;
+  /** The engine's phase, each time it may have moved. */
+  phase(phase: EnginePhase): void;
+  modelLoaded(seconds: number): void;
 }
 
 export const NO_OBSERVER: EngineObserver = {
@@ -26,4 +33,7 @@ export const NO_OBSERVER: EngineObserver = {
   interToken() {},
   tokensGenerated() {},
   promptTokens() {},
+  occupancy() {},
+  phase() {},
+  modelLoaded() {},
 };

@@ -66,15 +66,13 @@ const SHUTDOWN = Symbol("shutdown");
  * streaming `downloading`/`loading` status events.
  */
 export class LlamaEngine implements Engine {
-  private readonly state = new ReadinessState();
+  private readonly state = new ReadinessState(() => this.reportPhase());
   private loaded: Loaded | undefined;
   private readonly shutdown = new AbortController();
   private draining = false;
   private active = 0;
   private recentServiceMs: number[] = [];
   private readonly observer: EngineObserver;
-  /** Seconds the last load took (metrics). */
-  loadSeconds = 0;
 
   constructor(private readonly options: LlamaEngineOptions) {
     this.observer = options.observer ?? NO_OBSERVER;
@@ -87,11 +85,7 @@ export class LlamaEngine implements Engine {
   }
 
   stats() {
-    return {
-      queueDepth: this.loaded?.pool.queueDepth ?? 0,
-      activeSequences: this.active,
-      loadSeconds: this.loadSeconds,
-    };
+    return { queueDepth: this.loaded?.pool.queueDepth ?? 0, activeSequences: this.active };
   }
 
   /** Cold-start progress reported by the model store (0..1). */
@@ -129,6 +123,7 @@ export class LlamaEngine implements Engine {
       const pool = new SlotPool(slots, {
         queueMax: this.options.queueMax,
         retryAfterMs: () => this.retryAfterMs(),
+        onQueueChange: () => this.reportOccupancy(),
       });
       const fileType = loaded.model.fileInfo.metadata.general?.file_type;
       const info: ModelInfo = {
@@ -147,11 +142,9 @@ export class LlamaEngine implements Engine {
         info,
         maxTokenBytes: maxTokenBytes(loaded.model),
       };
-      this.loadSeconds = (performance.now() - started) / 1000;
-      this.options.logger.info(
-        { loadSeconds: this.loadSeconds, wrapper: wrapper.wrapperName },
-        "engine ready",
-      );
+      const loadSeconds = (performance.now() - started) / 1000;
+      this.observer.modelLoaded(loadSeconds);
+      this.options.logger.info({ loadSeconds, wrapper: wrapper.wrapperName }, "engine ready");
       this.state.set({ phase: "ready" });
     } catch (error) {
       this.fail(error);
@@ -190,6 +183,7 @@ export class LlamaEngine implements Engine {
    */
   async drain(deadlineMs: number): Promise<void> {
     this.draining = true;
+    this.reportPhase();
     const idle = () => this.active === 0 && (this.loaded?.pool.queueDepth ?? 0) === 0;
     await this.state.until(idle, deadlineMs);
     if (!idle()) {
@@ -249,6 +243,7 @@ export class LlamaEngine implements Engine {
         },
       });
       this.active++;
+      this.reportOccupancy();
       const served = performance.now();
       try {
         if (waited || queued) emit({ type: "status", phase: "ready" });
@@ -281,6 +276,7 @@ export class LlamaEngine implements Engine {
         );
       } finally {
         this.active--;
+        this.reportOccupancy();
         this.remember(performance.now() - served);
         loaded.pool.release(slot);
         this.state.changed();
@@ -321,6 +317,15 @@ export class LlamaEngine implements Engine {
       if (remaining <= 0) throw this.notReady();
       await this.state.nextChange(signal, remaining);
     }
+  }
+
+  private reportPhase() {
+    this.observer.phase(this.readiness().phase);
+  }
+
+  private reportOccupancy() {
+    const { activeSequences, queueDepth } = this.stats();
+    this.observer.occupancy(activeSequences, queueDepth);
   }
 
   private notReady(): NotReadyError {

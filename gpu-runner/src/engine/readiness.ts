@@ -15,6 +15,9 @@ export class ReadinessState {
   private state: Readiness = { phase: "downloading", progress: 0 };
   private listeners = new Set<() => void>();
 
+  /** `onSet` hears every accepted move (metrics). */
+  constructor(private readonly onSet: (state: Readiness) => void = () => {}) {}
+
   get current(): Readiness {
     return { ...this.state };
   }
@@ -23,6 +26,7 @@ export class ReadinessState {
   set(state: Readiness): void {
     if (this.state.phase === "failed") return;
     this.state = state;
+    this.onSet(this.current);
     this.changed();
   }
 

@@ -62,4 +62,25 @@ describe("SlotPool", () => {
     expect(await pool.acquire({ signal: live(), pick: (free) => free.at(-1)! })).toBe("b");
     expect(pool.freeCount).toBe(1);
   });
+
+  it("reports the queue's depth each time it changes: joined, left, served, shut", async () => {
+    const depths: number[] = [];
+    const pool = new SlotPool(["a"], {
+      queueMax: 3,
+      retryAfterMs: () => 1,
+      onQueueChange: (depth) => depths.push(depth),
+    });
+    const held = await pool.acquire({ signal: live(), pick: first });
+    const controller = new AbortController();
+    const gone = pool.acquire({ signal: controller.signal, pick: first });
+    const served = pool.acquire({ signal: live(), pick: first });
+    const shut = pool.acquire({ signal: live(), pick: first });
+    controller.abort(new Error("caller left"));
+    await gone.catch(() => {});
+    pool.release(held);
+    expect(await served).toBe("a");
+    pool.rejectWaiting(new Error("shutdown"));
+    await shut.catch(() => {});
+    expect(depths).toEqual([1, 2, 3, 2, 1, 0]);
+  });
 });

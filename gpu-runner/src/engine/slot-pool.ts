@@ -7,6 +7,14 @@ interface Waiter<S> {
   onPosition: (position: number) => void;
 }
 
+export interface SlotPoolOptions {
+  queueMax: number;
+  /** The hint a caller turned away by a full queue gets. */
+  retryAfterMs: () => number;
+  /** Called with the queue's depth each time it changes (metrics). */
+  onQueueChange?: (depth: number) => void;
+}
+
 export interface AcquireOptions<S> {
   signal: AbortSignal;
   /** Chooses among the free slots (e.g. the one holding the longest shared prompt prefix). */
@@ -25,7 +33,7 @@ export class SlotPool<S> {
 
   constructor(
     slots: S[],
-    private readonly options: { queueMax: number; retryAfterMs: () => number },
+    private readonly options: SlotPoolOptions,
   ) {
     this.free = [...slots];
   }
@@ -50,6 +58,7 @@ export class SlotPool<S> {
         if (index >= 0) {
           this.queue.splice(index, 1);
           this.announce(index);
+          this.queueChanged();
         }
         reject(signal.reason);
       };
@@ -67,6 +76,7 @@ export class SlotPool<S> {
       };
       signal.addEventListener("abort", onAbort, { once: true });
       this.queue.push(waiter);
+      this.queueChanged();
       onPosition(this.queue.length);
     });
   }
@@ -80,18 +90,27 @@ export class SlotPool<S> {
       served++;
       waiter.resolve(this.take(waiter.pick));
     }
-    if (served > 0) this.announce(0);
+    if (served > 0) {
+      this.announce(0);
+      this.queueChanged();
+    }
   }
 
   /** Rejects every waiting caller (shutdown). */
   rejectWaiting(reason: unknown): void {
-    for (const waiter of this.queue.splice(0)) waiter.reject(reason);
+    const waiting = this.queue.splice(0);
+    if (waiting.length > 0) this.queueChanged();
+    for (const waiter of waiting) waiter.reject(reason);
   }
 
   private take(pick: (free: readonly S[]) => S): S {
     const slot = pick(this.free);
     this.free.splice(this.free.indexOf(slot), 1);
     return slot;
+  }
+
+  private queueChanged() {
+    this.options.onQueueChange?.(this.queue.length);
   }
 
   /** Tells the waiters from `from` on their new positions. */

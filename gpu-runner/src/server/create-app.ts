@@ -6,7 +6,7 @@ import type pino from "pino";
 import { DrainingError } from "../engine/engine-errors";
 import type { Readiness } from "../engine/readiness";
 import { bearerAuth, bearerChecker } from "./bearer-auth";
-import type { Gauges, Metrics } from "./metrics";
+import type { Metrics } from "./metrics";
 import { openAIError, openAIErrorResponse, openAIReply } from "./openai-error";
 import { openAIRoutes } from "./openai-routes";
 import { type RunnerVariables, requestContext } from "./request-context";
@@ -14,7 +14,6 @@ import { type RunnerVariables, requestContext } from "./request-context";
 /** What the server needs from the engine beyond the contract's Engine. */
 export interface RunnerEngine extends Engine {
   readiness(): Readiness;
-  stats(): Omit<Gauges, "ready">;
 }
 
 export interface CreateAppOptions {
@@ -78,11 +77,9 @@ export function createApp(options: CreateAppOptions) {
   app.use("/v1/*", auth);
   app.use("/metrics", auth);
   app.route("/v1", openAIRoutes(engine, options.modelId));
-  app.get("/metrics", async (c) => {
-    const ready = engine.readiness().phase === "ready";
-    const text = await metrics.render({ ...engine.stats(), ready });
-    return c.text(text, 200, { "content-type": metrics.contentType });
-  });
+  app.get("/metrics", async (c) =>
+    c.text(await metrics.render(), 200, { "content-type": metrics.contentType }),
+  );
 
   app.notFound((c) =>
     openAIErrorResponse(

@@ -1,23 +1,17 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { EngineObserver, Outcome } from "../engine/engine-observer";
+import type { Outcome } from "../engine/engine-observer";
+import type { EnginePhase } from "../engine/readiness";
+import type { RunnerObserver } from "../runner-observer";
 
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const ITL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
-/** Live values read at scrape time. */
-export interface Gauges {
-  queueDepth: number;
-  activeSequences: number;
-  loadSeconds: number;
-  ready: boolean;
-}
-
 /**
  * The runner's Prometheus metrics (prom-client: the text format and label escaping are its
- * job). It is the engine's observer; gauges are read from the engine at each scrape.
- * `phi4_active_sequences` + `phi4_queue_depth` is the load autoscaling tracks (`loadOf`).
+ * job). Every value arrives through the observer it implements, and nothing else.
+ * `phi4_active_sequences` + `phi4_queue_depth` is the load autoscaling tracks (`load()`).
  */
-export class Metrics implements EngineObserver {
+export class Metrics implements RunnerObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({
     name: "phi4_requests_total",
@@ -62,21 +56,17 @@ export class Metrics implements EngineObserver {
     "phi4_model_load_seconds",
     "Seconds the model took to load.",
   );
-  private readonly downloaded = this.gauge(
+  private readonly downloadBytes = this.gauge(
     "phi4_model_download_bytes",
     "Model bytes downloaded by this process.",
   );
   private readonly ready = this.gauge("phi4_ready", "1 when the model is loaded and serving.");
+  private sequences = { active: 0, queued: 0 };
 
   constructor() {
     // Every series exists from the first scrape, at 0.
     this.prompt.inc({ kind: "evaluated" }, 0);
     this.prompt.inc({ kind: "cached" }, 0);
-  }
-
-  /** Bytes of the model downloaded by this process so far. */
-  set downloadBytes(bytes: number) {
-    this.downloaded.set(bytes);
   }
 
   requestEnded(outcome: Outcome): void {
@@ -95,16 +85,31 @@ export class Metrics implements EngineObserver {
     this.prompt.inc({ kind: "evaluated" }, evaluated);
     this.prompt.inc({ kind: "cached" }, cached);
   }
+  occupancy(active: number, queued: number): void {
+    this.sequences = { active, queued };
+    this.activeSequences.set(active);
+    this.queueDepth.set(queued);
+  }
+  phase(phase: EnginePhase): void {
+    this.ready.set(phase === "ready" ? 1 : 0);
+  }
+  modelLoaded(seconds: number): void {
+    this.loadSeconds.set(seconds);
+  }
   unauthorized(): void {
     this.unauthorizedTotal.inc();
   }
+  downloaded(bytes: number): void {
+    this.downloadBytes.set(bytes);
+  }
 
-  /** The Prometheus text exposition (`contentType`) with the engine's current gauges. */
-  async render(gauges: Gauges): Promise<string> {
-    this.queueDepth.set(gauges.queueDepth);
-    this.activeSequences.set(gauges.activeSequences);
-    this.loadSeconds.set(gauges.loadSeconds);
-    this.ready.set(gauges.ready ? 1 : 0);
+  /** The load one runner reports for autoscaling: sequences generating plus requests queued. */
+  load(): number {
+    return this.sequences.active + this.sequences.queued;
+  }
+
+  /** The Prometheus text exposition (`contentType`). */
+  render(): Promise<string> {
     return this.registry.metrics();
   }
 
@@ -115,9 +120,4 @@ export class Metrics implements EngineObserver {
   private gauge(name: string, help: string) {
     return new Gauge({ name, help, registers: [this.registry] });
   }
-}
-
-/** The load one runner reports for autoscaling: sequences generating plus requests queued. */
-export function loadOf(gauges: Pick<Gauges, "activeSequences" | "queueDepth">): number {
-  return gauges.activeSequences + gauges.queueDepth;
 }
