@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   type ChatEvent,
   type ChatInput,
@@ -9,88 +6,23 @@ import {
   QueueFullError,
   toWireError,
 } from "@phi4-edge/shared";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  TINY_REPLY,
-  TINY_REPLY_TOKENS,
-  writeTinyModel,
-} from "../../dev/tiny-model/write-tiny-model";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TINY_REPLY, TINY_REPLY_TOKENS } from "../../dev/tiny-model/write-tiny-model";
+import { type CollectChatOptions, collectChat } from "../../test/collect-chat";
+import { useTinyEngines } from "../../test/tiny-engines";
 import { createLogger } from "../log";
 import { ModelLoadError } from "./engine-errors";
 import { NO_OBSERVER } from "./engine-observer";
-import { LlamaEngine, type LlamaEngineOptions } from "./llama-engine";
+import type { LlamaEngine } from "./llama-engine";
 import { GpuUnavailableError } from "./load-llama";
 
 // Real llama.cpp (CPU, one thread) on models written into a temp dir.
-let dir: string;
-let tiny: string;
-let slow: string;
-const engines: LlamaEngine[] = [];
-const logger = createLogger("silent");
+// Random weights never emit an end token: "slow" stays busy until it is stopped.
+const engines = useTinyEngines({ slow: { random: { layers: 2, embedding: 256 }, type: "Q8_0" } });
 const hello: ChatInput = { messages: [{ role: "user", content: "hello" }], temperature: 0 };
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "engine-test-"));
-  tiny = join(dir, "tiny.gguf");
-  slow = join(dir, "slow.gguf");
-  await writeTinyModel(tiny);
-  // Random weights never emit an end token: a stream that stays busy until it is stopped.
-  await writeTinyModel(slow, { random: { layers: 2, embedding: 256 }, type: "Q8_0" });
-});
-
-afterAll(async () => {
-  for (const engine of engines) await engine.dispose();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function createEngine(options: Partial<LlamaEngineOptions> = {}) {
-  const engine = new LlamaEngine({
-    gpu: "false",
-    threads: 1,
-    parallel: 1,
-    contextSize: 2048,
-    queueMax: 4,
-    logger,
-    ...options,
-  });
-  engines.push(engine);
-  return engine;
-}
-
-async function started(options: Partial<LlamaEngineOptions> = {}, path = tiny) {
-  const engine = createEngine(options);
-  await engine.load(path);
-  return engine;
-}
-
-interface Collected {
-  events: ChatEvent[];
-  reasoning: string;
-  text: string;
-  done: Extract<ChatEvent, { type: "done" }>;
-  statuses: ChatEvent[];
-}
-
-async function collect(
-  engine: LlamaEngine,
-  input: ChatInput = hello,
-  options: { signal?: AbortSignal; onEvent?: (event: ChatEvent) => void } = {},
-): Promise<Collected> {
-  const events: ChatEvent[] = [];
-  const signal = options.signal ?? new AbortController().signal;
-  for await (const event of engine.chat(input, { signal })) {
-    events.push(event);
-    options.onEvent?.(event);
-  }
-  const done = events.at(-1);
-  if (done?.type !== "done") throw new Error(`stream ended without done: ${JSON.stringify(done)}`);
-  return {
-    events,
-    done,
-    reasoning: events.map((e) => (e.type === "reasoning" ? e.text : "")).join(""),
-    text: events.map((e) => (e.type === "text" ? e.text : "")).join(""),
-    statuses: events.filter((e) => e.type === "status"),
-  };
+function collect(engine: LlamaEngine, input: ChatInput = hello, options?: CollectChatOptions) {
+  return collectChat(engine, input, options);
 }
 
 /** Resolves with the first event `predicate` accepts, while the stream keeps going. */
@@ -108,7 +40,7 @@ function waitFor(events: ChatEvent[], predicate: (e: ChatEvent) => boolean) {
 describe("LlamaEngine on the tiny model", () => {
   let engine: LlamaEngine;
   beforeAll(async () => {
-    engine = await started();
+    engine = await engines.start();
   });
 
   it("streams the exact greedy reply, reasoning apart from the answer, with usage", async () => {
@@ -184,11 +116,11 @@ describe("LlamaEngine on the tiny model", () => {
 describe("backend selection", () => {
   it("GPU=cuda is strict: a CUDA backend that cannot start fails the load, naming why", async () => {
     const lines: string[] = [];
-    const engine = createEngine({
+    const engine = engines.create({
       gpu: "cuda",
       logger: createLogger("info", { write: (line: string) => void lines.push(line) }),
     });
-    const error = await engine.load(tiny).catch((e) => e);
+    const error = await engine.load(engines.model()).catch((e) => e);
     expect(error).toBeInstanceOf(GpuUnavailableError);
     expect(error.message).toMatch(/^GPU=cuda: the CUDA backend cannot start .*libcudart\.so\.13/);
     expect(engine.readiness().phase).toBe("failed");
@@ -199,7 +131,7 @@ describe("backend selection", () => {
 describe("prompt-prefix reuse", () => {
   it("evaluates only the new tokens of a request whose prefix a free sequence holds", async () => {
     const evaluated: number[] = [];
-    const engine = await started({
+    const engine = await engines.start({
       parallel: 2,
       observer: { ...NO_OBSERVER, promptTokens: (n) => evaluated.push(n) },
     });
@@ -226,7 +158,7 @@ describe("prompt-prefix reuse", () => {
 
 describe("parallel sequences and the queue", () => {
   it("serves 4 concurrent callers on 2 sequences, reporting queue positions", async () => {
-    const engine = await started({ parallel: 2, queueMax: 2 });
+    const engine = await engines.start({ parallel: 2, queueMax: 2 });
     const results = await Promise.all(
       ["a", "b", "c", "d"].map((content) =>
         collect(engine, { messages: [{ role: "user", content }], temperature: 0 }),
@@ -243,7 +175,7 @@ describe("parallel sequences and the queue", () => {
   });
 
   it("turns a caller away with a retry hint when the queue is full, and frees the slot on abort", async () => {
-    const engine = await started({ parallel: 1, queueMax: 1, contextSize: 4096 }, slow);
+    const engine = await engines.start({ parallel: 1, queueMax: 1, contextSize: 4096 }, "slow");
     const busy = new AbortController();
     const busyEvents: ChatEvent[] = [];
     const running = collect(
@@ -283,7 +215,7 @@ describe("parallel sequences and the queue", () => {
   });
 
   it("frees the slot when the caller aborts while its prompt is evaluated, before any token", async () => {
-    const engine = await started({ parallel: 1, queueMax: 1, contextSize: 4096 }, slow);
+    const engine = await engines.start({ parallel: 1, queueMax: 1, contextSize: 4096 }, "slow");
     const controller = new AbortController();
     const events: ChatEvent[] = [];
     // A long prompt: evaluating ~3k tokens keeps the sequence busy with no token out yet.
@@ -315,7 +247,7 @@ describe("parallel sequences and the queue", () => {
 
 describe("cold start and shutdown", () => {
   it("makes callers wait through downloading and loading, then streams tokens", async () => {
-    const engine = createEngine();
+    const engine = engines.create();
     engine.setDownloading(0);
     const events: ChatEvent[] = [];
     const result = collect(engine, hello, { onEvent: (e) => events.push(e) });
@@ -323,7 +255,7 @@ describe("cold start and shutdown", () => {
     expect(() => engine.model()).toThrow(NotReadyError);
     engine.setDownloading(0.5);
     await waitFor(events, (e) => e.type === "status" && e.progress === 0.5);
-    await engine.load(tiny);
+    await engine.load(engines.model());
     const { text, statuses } = await result;
     expect(text).toBe(TINY_REPLY.text);
     const phases = statuses.map((s) => (s.type === "status" ? s.phase : ""));
@@ -333,7 +265,7 @@ describe("cold start and shutdown", () => {
   });
 
   it("fails waiting callers with NotReadyError after the ready timeout", async () => {
-    const engine = createEngine({ readyTimeoutMs: 50 });
+    const engine = engines.create({ readyTimeoutMs: 50 });
     engine.setDownloading(0.25);
     const error = await collect(engine).catch((e) => e);
     expect(error).toBeInstanceOf(NotReadyError);
@@ -341,7 +273,7 @@ describe("cold start and shutdown", () => {
   });
 
   it("drains: ends a running stream at the deadline with finishReason abort", async () => {
-    const engine = await started({ parallel: 1, contextSize: 4096 }, slow);
+    const engine = await engines.start({ parallel: 1, contextSize: 4096 }, "slow");
     const events: ChatEvent[] = [];
     const running = collect(
       engine,

@@ -1,34 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type ChatInput, QueueFullError } from "@phi4-edge/shared";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
-import { createLogger } from "../log";
-import { LlamaEngine } from "./llama-engine";
+import { beforeAll, expect, test } from "vitest";
+import { useTinyEngines } from "../../test/tiny-engines";
+import type { LlamaEngine } from "./llama-engine";
 
 // Real llama.cpp on the tiny model: one sequence, a queue of four.
-let dir: string;
+const engines = useTinyEngines();
 let engine: LlamaEngine;
 const hello: ChatInput = { messages: [{ role: "user", content: "hello" }], temperature: 0 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "retry-hint-"));
-  const model = join(dir, "tiny.gguf");
-  await writeTinyModel(model);
-  engine = new LlamaEngine({
-    gpu: "false",
-    threads: 1,
-    parallel: 1,
-    contextSize: 2048,
-    queueMax: 4,
-    logger: createLogger("silent"),
-  });
-  await engine.load(model);
-});
-afterAll(async () => {
-  await engine?.dispose();
-  await rm(dir, { recursive: true, force: true });
+  engine = await engines.start({ parallel: 1, queueMax: 4 });
 });
 
 /**

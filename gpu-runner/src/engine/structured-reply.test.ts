@@ -1,15 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type ChatEvent, ChatInput } from "@phi4-edge/shared";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TINY_JSON, TINY_REPLY, writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
-import { createLogger } from "../log";
-import { LlamaEngine } from "./llama-engine";
+import { ChatInput } from "@phi4-edge/shared";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TINY_JSON, TINY_REPLY } from "../../dev/tiny-model/write-tiny-model";
+import { collectChat } from "../../test/collect-chat";
+import { useTinyEngines } from "../../test/tiny-engines";
+import type { LlamaEngine } from "./llama-engine";
 
 // JSON answers and tool calls on real llama.cpp: the tiny model reasons `a…z` freely, then its
 // answer is held to the grammar, where its ranked fallbacks make the output exact.
-let dir: string;
+const engines = useTinyEngines();
 let engine: LlamaEngine;
 const user = { role: "user" as const, content: "hello" };
 const weather = {
@@ -24,41 +22,12 @@ const weather = {
 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "structured-test-"));
-  const model = join(dir, "tiny.gguf");
-  await writeTinyModel(model);
-  engine = new LlamaEngine({
-    gpu: "false",
-    threads: 1,
-    parallel: 1,
-    contextSize: 2048,
-    queueMax: 4,
-    logger: createLogger("silent"),
-  });
-  await engine.load(model);
+  engine = await engines.start();
 });
 
-afterAll(async () => {
-  await engine?.dispose();
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function collect(input: ChatInput) {
-  const events: ChatEvent[] = [];
-  // Through the contract's schema, as the router would.
-  const parsed = ChatInput.parse(input);
-  for await (const event of engine.chat(parsed, { signal: new AbortController().signal })) {
-    events.push(event);
-  }
-  const done = events.at(-1);
-  if (done?.type !== "done") throw new Error("no done event");
-  return {
-    events,
-    done,
-    reasoning: events.map((e) => (e.type === "reasoning" ? e.text : "")).join(""),
-    text: events.map((e) => (e.type === "text" ? e.text : "")).join(""),
-    calls: events.filter((e) => e.type === "tool_call"),
-  };
+/** Through the contract's schema, as the router would. */
+function collect(input: ChatInput) {
+  return collectChat(engine, ChatInput.parse(input));
 }
 
 describe("structured answers", () => {
