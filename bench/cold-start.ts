@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { startHubEmulator } from "../gpu-runner/dev/hub-emulator/start-hub-emulator";
-import { parseEnv } from "../gpu-runner/src/env";
+import { modelSource, parseEnv } from "../gpu-runner/src/env";
 import { ensureModel, type ModelProgress } from "../gpu-runner/src/model-store/ensure-model";
 import { benchModel } from "./bench-model";
 import { type Figure, figure, isMain } from "./figure";
@@ -22,17 +22,20 @@ export default async function coldStartBench(): Promise<Figure[]> {
   const volume = await mkdtemp(join(tmpdir(), "phi4-cold-"));
   const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
   try {
-    const env = parseEnv({
-      RUNNER_INSECURE: "1",
-      MODEL_REPO: REPO,
-      MODEL_FILE: FILE,
-      MODEL_CACHE_DIR: volume,
-      HF_ENDPOINT: hub.url,
-    });
+    const source = modelSource(
+      parseEnv({
+        RUNNER_INSECURE: "1",
+        MODEL_REPO: REPO,
+        MODEL_FILE: FILE,
+        MODEL_CACHE_DIR: volume,
+        HF_ENDPOINT: hub.url,
+      }),
+    );
     const start = async () => {
       const marks = new Map<ModelProgress["phase"] | "start" | "loaded", number>();
       marks.set("start", performance.now());
-      const model = await ensureModel(env, {
+      const model = await ensureModel({
+        ...source,
         onProgress: (p) => {
           if (!marks.has(p.phase)) marks.set(p.phase, performance.now());
         },

@@ -15,7 +15,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { parseEnv } from "../gpu-runner/src/env";
+import { modelSource, parseEnv } from "../gpu-runner/src/env";
 import { ensureModel } from "../gpu-runner/src/model-store/ensure-model";
 import { type Figure, figure, isMain } from "./figure";
 
@@ -34,15 +34,17 @@ export default async function downloadBench(): Promise<Figure[]> {
     // The emulator runs in its own process, like a remote Hub: sharing our event loop would
     // slow down the side being measured but not curl.
     const hub = await startEmulatorProcess(source);
-    const env = (volume: string, url: string) =>
-      parseEnv({
-        RUNNER_INSECURE: "1",
-        MODEL_REPO: REPO,
-        MODEL_FILE: FILE,
-        MODEL_CACHE_DIR: volume,
-        HF_ENDPOINT: url,
-      });
-    const connections = env(dir, hub.url).MODEL_DOWNLOAD_CONNECTIONS;
+    const modelAt = (volume: string, url: string) =>
+      modelSource(
+        parseEnv({
+          RUNNER_INSECURE: "1",
+          MODEL_REPO: REPO,
+          MODEL_FILE: FILE,
+          MODEL_CACHE_DIR: volume,
+          HF_ENDPOINT: url,
+        }),
+      );
+    const { connections } = modelAt(dir, hub.url);
     try {
       const url = `${hub.url}/${REPO}/resolve/main/${FILE}`;
       const curl = await hasCurl();
@@ -51,7 +53,7 @@ export default async function downloadBench(): Promise<Figure[]> {
       const durable: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         const volume = join(dir, `volume-${i}`);
-        ours.push(await timed(() => ensureModel(env(volume, hub.url))));
+        ours.push(await timed(() => ensureModel(modelAt(volume, hub.url))));
         await rm(volume, { recursive: true, force: true });
         const out = join(dir, `curl-${i}.gguf`);
         const get = () => (curl ? curlTo(url, out) : fetchTo(url, out));
@@ -71,7 +73,7 @@ export default async function downloadBench(): Promise<Figure[]> {
       try {
         for (let i = 0; i < RUNS; i++) {
           const volume = join(dir, `capped-${i}`);
-          parallel.push(await timed(() => ensureModel(env(volume, capped.url))));
+          parallel.push(await timed(() => ensureModel(modelAt(volume, capped.url))));
           await rm(volume, { recursive: true, force: true });
         }
       } finally {

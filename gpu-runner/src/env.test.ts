@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseEnv } from "./env";
+import { ConfigError, modelSource, parseEnv } from "./env";
 
 const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
@@ -55,6 +55,39 @@ describe("parseEnv", () => {
       /HF_ENDPOINT/,
     );
     expect(() => parseEnv({ RUNNER_INSECURE: "1", MODEL_REPO: "no-slash" })).toThrow(/MODEL_REPO/);
+  });
+
+  it("refuses an HF_TOKEN that is not a Hugging Face token, without echoing it", () => {
+    const token = "ghp_notahuggingfacetoken";
+    expect(() => parseEnv({ RUNNER_INSECURE: "1", HF_TOKEN: token })).toThrow(
+      /HF_TOKEN: not a Hugging Face token/,
+    );
+    expect(() => parseEnv({ RUNNER_INSECURE: "1", HF_TOKEN: token })).not.toThrow(token);
+  });
+
+  it("hands the model store only what it needs", () => {
+    const env = parseEnv({
+      RUNNER_INSECURE: "1",
+      MODEL_REPO: "owner/name",
+      MODEL_FILE: "m.gguf",
+      MODEL_REVISION: "v1",
+      MODEL_CACHE_DIR: "/models",
+      HF_ENDPOINT: "http://127.0.0.1:9/",
+      HF_TOKEN: "hf_token",
+      HF_HUB_OFFLINE: "1",
+      MODEL_DOWNLOAD_CONNECTIONS: "2",
+    });
+    expect(modelSource(env)).toEqual({
+      repo: "owner/name",
+      file: "m.gguf",
+      revision: "v1",
+      cacheDir: "/models",
+      hubUrl: "http://127.0.0.1:9/",
+      accessToken: "hf_token",
+      offline: true,
+      connections: 2,
+    });
+    expect(modelSource(parseEnv({ RUNNER_INSECURE: "1" }))).not.toHaveProperty("accessToken");
   });
 
   it("never echoes HF_TOKEN in its errors", () => {

@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import type { ModelSource } from "./model-store/model-source";
 import { DRAIN_SECONDS } from "./server/connection-timeouts";
 
 const flag = z
@@ -26,7 +27,10 @@ export const RunnerEnv = z
     MODEL_CACHE_DIR: z.string().min(1).default(DEFAULT_CACHE_DIR),
     MODEL_PATH: z.string().min(1).optional(),
     HF_ENDPOINT: z.url().default("https://huggingface.co"),
-    HF_TOKEN: z.string().min(1).optional(),
+    HF_TOKEN: z
+      .string()
+      .startsWith("hf_", "not a Hugging Face token (it must start with hf_)")
+      .optional(),
     HF_HUB_OFFLINE: flag,
     /**
      * Ranged requests at once for the model download: CDNs cap each connection's rate. Four
@@ -63,6 +67,20 @@ export const RunnerEnv = z
     MODEL_CACHE_DIR: resolve(INIT_CWD ?? process.cwd(), env.MODEL_CACHE_DIR),
   }));
 export type RunnerEnv = z.infer<typeof RunnerEnv>;
+
+/** What `ensureModel` needs of the configuration, and nothing else. */
+export function modelSource(env: RunnerEnv): ModelSource {
+  return {
+    repo: env.MODEL_REPO,
+    file: env.MODEL_FILE,
+    revision: env.MODEL_REVISION,
+    cacheDir: env.MODEL_CACHE_DIR,
+    hubUrl: env.HF_ENDPOINT,
+    ...(env.HF_TOKEN ? { accessToken: env.HF_TOKEN } : {}),
+    offline: env.HF_HUB_OFFLINE,
+    connections: env.MODEL_DOWNLOAD_CONNECTIONS,
+  };
+}
 
 /** Parses the environment once; a bad value is a message naming the variable, not a stack trace. */
 export function parseEnv(source: Record<string, string | undefined> = process.env): RunnerEnv {

@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { serve } from "@hono/node-server";
 import { LlamaEngine } from "./engine/llama-engine";
-import { ConfigError, parseEnv, type RunnerEnv } from "./env";
+import { ConfigError, modelSource, parseEnv, type RunnerEnv } from "./env";
 import { createLogger } from "./log";
 import { ensureModel } from "./model-store/ensure-model";
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from "./server/connection-timeouts";
@@ -99,7 +99,8 @@ async function main() {
       await engine.load(env.MODEL_PATH);
     } else {
       engine.setDownloading(0);
-      const model = await ensureModel(env, {
+      const model = await ensureModel({
+        ...modelSource(env),
         signal: coldStart.signal,
         logger,
         onProgress: (p) => {

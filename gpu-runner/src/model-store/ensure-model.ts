@@ -2,7 +2,6 @@ import { mkdir, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileDownloadInfo } from "@huggingface/hub";
 import type { Logger } from "pino";
-import type { RunnerEnv } from "../env";
 import { DEFAULT_RETRY, type RetryPolicy } from "./backoff";
 import {
   type CacheLayout,
@@ -19,12 +18,12 @@ import {
   ChecksumMismatchError,
   DownloadFailedError,
   ModelNotFoundError,
-  ModelStoreError,
   OfflineModelMissingError,
   rethrowDisk,
 } from "./errors";
 import { HubFetch } from "./hub-fetch";
 import { fileMetadata, resolveCommit } from "./hub-metadata";
+import type { ModelSource } from "./model-source";
 import { adoptPartial, removePartial } from "./partial-download";
 import { type BlobCheck, isBlobVerified, recordVerified } from "./verified-blob";
 import { acquireVolumeLock, type LockTiming } from "./volume-lock";
@@ -37,7 +36,7 @@ export type ModelProgress = {
   downloader: "self" | "other";
 };
 
-export interface EnsureModelOptions {
+export interface EnsureModelParams extends ModelSource {
   signal?: AbortSignal;
   onProgress?: (p: ModelProgress) => void;
   logger?: Logger;
@@ -75,16 +74,13 @@ export interface EnsuredModel {
  * Range resume into a per-process temp file, incremental sha256 and the idle timeout possible,
  * and it is the route the Hub emulator tests exercise.
  */
-export async function ensureModel(
-  env: RunnerEnv,
-  options: EnsureModelOptions = {},
-): Promise<EnsuredModel> {
-  const signal = options.signal ?? new AbortController().signal;
+export async function ensureModel(params: EnsureModelParams): Promise<EnsuredModel> {
+  const signal = params.signal ?? new AbortController().signal;
   signal.throwIfAborted();
-  const { MODEL_REPO: repo, MODEL_FILE: file, MODEL_REVISION: revision } = env;
-  const log = options.logger?.child({ component: "model-store", repo, file, revision });
-  const layout = cacheLayout(env.MODEL_CACHE_DIR, repo);
-  const report = progressReporter(options.onProgress);
+  const { repo, file, revision } = params;
+  const log = params.logger?.child({ component: "model-store", repo, file, revision });
+  const layout = cacheLayout(params.cacheDir, repo);
+  const report = progressReporter(params.onProgress);
   report({ phase: "resolving", bytes: 0, downloader: "self" });
   const warm = async (commit: string) => {
     const hit = await warmHit(layout, commit, file, { signal, report });
@@ -98,26 +94,22 @@ export async function ensureModel(
   // The volume answers without the network when the commit is known locally.
   const known = COMMIT_RE.test(revision)
     ? revision
-    : env.HF_HUB_OFFLINE
+    : params.offline
       ? await readRef(layout, revision)
       : undefined;
   if (known) {
     const hit = await warm(known);
     if (hit) return hit;
   }
-  if (env.HF_HUB_OFFLINE) {
+  if (params.offline) {
     throw new OfflineModelMissingError(
       `HF_HUB_OFFLINE=1 but ${layout.root} holds no verified ${file} at revision "${revision}"${known ? ` (commit ${known})` : ""}: pull it once with the network (npm run -w gpu-runner pull) or unset HF_HUB_OFFLINE`,
     );
   }
-  const token = env.HF_TOKEN;
-  if (token && !token.startsWith("hf_")) {
-    throw new ModelStoreError("HF_TOKEN is not a Hugging Face token (it must start with hf_)");
-  }
-  const credentials = token ? { accessToken: token } : {};
-  const target: HubTarget = { repo, revision, file, endpoint: env.HF_ENDPOINT.replace(/\/+$/, "") };
-  const idleMs = options.idleTimeoutMs ?? 30_000;
-  const retry = options.retry ?? DEFAULT_RETRY;
+  const credentials = params.accessToken ? { accessToken: params.accessToken } : {};
+  const target: HubTarget = { repo, revision, file, endpoint: params.hubUrl.replace(/\/+$/, "") };
+  const idleMs = params.idleTimeoutMs ?? 30_000;
+  const retry = params.retry ?? DEFAULT_RETRY;
   const hub = new HubFetch({ idleMs, signal });
   const context = { target, hub, ...credentials };
   const call = <T>(what: string, fn: () => Promise<T>) =>
@@ -186,7 +178,7 @@ export async function ensureModel(
   for (;;) {
     const lock = await acquireVolumeLock(layout.lock(check.oid), {
       signal,
-      ...(options.lockTiming ? { timing: options.lockTiming } : {}),
+      ...(params.lockTiming ? { timing: params.lockTiming } : {}),
       onWait: (holder) =>
         report({ phase: "waiting", bytes: holder.bytes, totalBytes: size, downloader: "other" }),
     });
@@ -206,8 +198,8 @@ export async function ensureModel(
           info,
           ...credentials,
           idleMs,
-          connections: env.MODEL_DOWNLOAD_CONNECTIONS,
-          rangeBytes: options.rangeBytes ?? DEFAULT_RANGE_BYTES,
+          connections: params.connections,
+          rangeBytes: params.rangeBytes ?? DEFAULT_RANGE_BYTES,
           tempPath: temp,
           size,
           check,

@@ -4,7 +4,7 @@
  * otherwise); the verified local path is the last line on stdout; failures are one line, exit 1.
  */
 import pino from "pino";
-import { ConfigError, parseEnv } from "../env";
+import { ConfigError, modelSource, parseEnv } from "../env";
 import { ensureModel, type ModelProgress } from "./ensure-model";
 import { ModelStoreError } from "./errors";
 import { formatBytes } from "./format-bytes";
@@ -29,7 +29,12 @@ async function main(): Promise<number> {
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
   const show = tty ? progressBar() : jsonLines();
-  const model = await ensureModel(env, { signal: controller.signal, onProgress: show, logger });
+  const model = await ensureModel({
+    ...modelSource(env),
+    signal: controller.signal,
+    onProgress: show,
+    logger,
+  });
   if (tty) process.stderr.write("\n");
   process.stdout.write(`${model.path}\n`);
   return 0;

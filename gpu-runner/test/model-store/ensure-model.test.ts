@@ -43,7 +43,7 @@ describe("ensureModel against the Hub emulator", () => {
     const commit = fx.hub.commitOf(REPO);
     const expected = await fx.hub.sha256Of(REPO, FILE);
     const seen: ModelProgress[] = [];
-    const model = await ensureModel(fx.env(), { ...fast, onProgress: (p) => seen.push(p) });
+    const model = await ensureModel({ ...fx.source(), ...fast, onProgress: (p) => seen.push(p) });
 
     expect(model).toEqual({
       path: join(repoDir(fx), "snapshots", commit, FILE),
@@ -68,24 +68,24 @@ describe("ensureModel against the Hub emulator", () => {
     ]);
 
     fx.hub.requests.length = 0;
-    expect(await ensureModel(fx.env({ MODEL_REVISION: commit }))).toEqual(model);
+    expect(await ensureModel(fx.source({ MODEL_REVISION: commit }))).toEqual(model);
     expect(fx.hub.requests).toEqual([]);
 
     // A branch needs one request (where does it point now?) and no download.
-    expect(await ensureModel(fx.env())).toEqual(model);
+    expect(await ensureModel(fx.source())).toEqual(model);
     expect(fx.hub.requests.map((r) => r.path)).toEqual([`/api/models/${REPO}/revision/main`]);
   });
 
   it("HF_HUB_OFFLINE=1 uses the volume without any request, or fails clearly", async () => {
     fx = await fixture(MB);
-    const offline = fx.env({ HF_HUB_OFFLINE: "1" });
+    const offline = fx.source({ HF_HUB_OFFLINE: "1" });
     await expect(ensureModel(offline)).rejects.toThrow(OfflineModelMissingError);
     await expect(ensureModel(offline)).rejects.toThrow(
       /HF_HUB_OFFLINE=1 .* holds no verified model-Q4_K_M\.gguf at revision "main"/,
     );
     expect(fx.hub.requests).toEqual([]);
 
-    const pulled = await ensureModel(fx.env(), fast);
+    const pulled = await ensureModel({ ...fx.source(), ...fast });
     fx.hub.requests.length = 0;
     expect(await ensureModel(offline)).toEqual(pulled);
     expect(fx.hub.requests).toEqual([]);
@@ -93,16 +93,16 @@ describe("ensureModel against the Hub emulator", () => {
 
   it("uses what refs/ recorded when the Hub is unreachable", async () => {
     fx = await fixture(MB);
-    const pulled = await ensureModel(fx.env(), fast);
+    const pulled = await ensureModel({ ...fx.source(), ...fast });
     await fx.hub.close();
-    expect(await ensureModel(fx.env(), { ...fast, retry: { attempts: 1, baseMs: 1 } })).toEqual(
-      pulled,
-    );
+    expect(
+      await ensureModel({ ...fx.source(), ...fast, retry: { attempts: 1, baseMs: 1 } }),
+    ).toEqual(pulled);
   });
 
   it("rejects bytes that do not match the advertised sha256 and installs nothing", async () => {
     fx = await fixture(2 * MB, { hub: { faults: { corrupt: true } } });
-    const error = await ensureModel(fx.env(), fast).catch((e: unknown) => e);
+    const error = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChecksumMismatchError);
     expect(String(error)).toMatch(
       /does not match the Hub: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}; nothing was installed/,
@@ -113,7 +113,7 @@ describe("ensureModel against the Hub emulator", () => {
 
   it("retries a stalled body after the idle timeout and resumes with Range", async () => {
     fx = await fixture(4 * MB, { hub: { faults: { stall: { afterBytes: MB, times: 1 } } } });
-    const model = await ensureModel(fx.env(), { ...fast, idleTimeoutMs: 300 });
+    const model = await ensureModel({ ...fx.source(), ...fast, idleTimeoutMs: 300 });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     const bodies = bodyRequests(fx.hub.requests);
     expect(bodies).toHaveLength(2);
@@ -127,7 +127,7 @@ describe("ensureModel against the Hub emulator", () => {
         faults: { drop: { afterBytes: MB, times: 2 }, serverError: { status: 502, times: 2 } },
       },
     });
-    const model = await ensureModel(fx.env(), fast);
+    const model = await ensureModel({ ...fx.source(), ...fast });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     expect(fx.hub.requests.filter((r) => r.status === 502)).toHaveLength(2);
     const bodies = bodyRequests(fx.hub.requests);
@@ -137,27 +137,29 @@ describe("ensureModel against the Hub emulator", () => {
 
   it("gives up with a clear error when the Hub keeps failing", async () => {
     fx = await fixture(MB, { hub: { faults: { serverError: { status: 503 } } } });
-    await expect(ensureModel(fx.env(), fast)).rejects.toThrow(DownloadFailedError);
-    await expect(ensureModel(fx.env(), fast)).rejects.toThrow(/failed 4 times \(HTTP 503\)/);
+    await expect(ensureModel({ ...fx.source(), ...fast })).rejects.toThrow(DownloadFailedError);
+    await expect(ensureModel({ ...fx.source(), ...fast })).rejects.toThrow(
+      /failed 4 times \(HTTP 503\)/,
+    );
   });
 
   it("explains gated repos (401 without a token, 403 with a wrong one) and never shows the token", async () => {
     fx = await fixture(MB, { repo: { gated: true } });
-    const anonymous = await ensureModel(fx.env(), fast).catch((e: unknown) => e);
+    const anonymous = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(anonymous).toBeInstanceOf(GatedRepoError);
     expect((anonymous as GatedRepoError).status).toBe(401);
     expect(String(anonymous)).toMatch(/set HF_TOKEN .* accepted the model's licence/);
 
     const wrong = "hf_wrongwrongwrongwrong";
     const { lines, logger } = memoryLogger();
-    const denied = await ensureModel(fx.env({ HF_TOKEN: wrong }), { ...fast, logger }).catch(
+    const denied = await ensureModel({ ...fx.source({ HF_TOKEN: wrong }), ...fast, logger }).catch(
       (e: unknown) => e,
     );
     expect((denied as GatedRepoError).status).toBe(403);
     expect(`${String(denied)} ${JSON.stringify(denied)} ${lines.join("")}`).not.toContain(wrong);
 
     fx.hub.requests.length = 0;
-    const model = await ensureModel(fx.env({ HF_TOKEN: TOKEN }), { ...fast, logger });
+    const model = await ensureModel({ ...fx.source({ HF_TOKEN: TOKEN }), ...fast, logger });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     expect(lines.join("")).not.toContain(TOKEN);
     // The token goes to the Hub, never to the CDN it redirects to.
@@ -168,7 +170,7 @@ describe("ensureModel against the Hub emulator", () => {
   it("names the missing repo, revision or file", async () => {
     fx = await fixture(MB);
     const fail = (extra: Record<string, string>) =>
-      ensureModel(fx!.env(extra), fast).catch((e: unknown) => e);
+      ensureModel({ ...fx!.source(extra), ...fast }).catch((e: unknown) => e);
     const repo = await fail({ MODEL_REPO: "nobody/nothing" });
     expect(repo).toBeInstanceOf(ModelNotFoundError);
     expect(repo).toMatchObject({
@@ -187,7 +189,7 @@ describe("ensureModel against the Hub emulator", () => {
 
   it("refuses early when the volume cannot hold the file, naming the path and the size", async () => {
     fx = await fixture(MB, { hub: { faults: { advertisedSize: 10 ** 16 } } });
-    const error = await ensureModel(fx.env(), fast).catch((e: unknown) => e);
+    const error = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DiskSpaceError);
     expect(String(error)).toContain(join(repoDir(fx), "blobs"));
     expect(String(error)).toMatch(/need 10\.0 PB/);
@@ -197,7 +199,8 @@ describe("ensureModel against the Hub emulator", () => {
     fx = await fixture(4 * MB, { hub: { faults: { throttle: 2 * MB } } });
     const controller = new AbortController();
     const reason = new Error("shutting down");
-    const aborted = ensureModel(fx.env(), {
+    const aborted = ensureModel({
+      ...fx.source(),
       ...fast,
       signal: controller.signal,
       onProgress: (p) => {
@@ -211,7 +214,7 @@ describe("ensureModel against the Hub emulator", () => {
 
     fx.hub.setFaults({});
     fx.hub.requests.length = 0;
-    const model = await ensureModel(fx.env(), fast);
+    const model = await ensureModel({ ...fx.source(), ...fast });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     const [resume] = bodyRequests(fx.hub.requests);
     expect(Number(/^bytes=(\d+)-/.exec(resume?.range ?? "")?.[1])).toBeGreaterThan(0);
@@ -237,7 +240,8 @@ describe("ensureModel against the Hub emulator", () => {
 
     const waits: number[] = [];
     let bumped = false;
-    const model = await ensureModel(fx.env(), {
+    const model = await ensureModel({
+      ...fx.source(),
       ...fast,
       lockTiming: { heartbeatMs: 50, staleMs: 500, pollMs: 20 },
       onProgress: (p) => {
@@ -265,7 +269,7 @@ describe("ensureModel against the Hub emulator", () => {
     await mkdir(blobs, { recursive: true });
     const source = await readFile(fx.modelFile);
     await writeFile(join(blobs, `${sha}.incomplete`), source.subarray(0, MB));
-    const model = await ensureModel(fx.env(), fast);
+    const model = await ensureModel({ ...fx.source(), ...fast });
     expect(await sha256(model.path)).toBe(sha);
     expect(bodyRequests(fx.hub.requests).map((r) => r.range)).toEqual([
       `bytes=${MB}-${3 * MB - 1}`,
@@ -279,7 +283,7 @@ describe("ensureModel against the Hub emulator", () => {
       const otherBlobs = join(repoDir(other), "blobs");
       await mkdir(otherBlobs, { recursive: true });
       await writeFile(join(otherBlobs, `${otherSha}.dead-owner.incomplete`), Buffer.alloc(MB));
-      const again = await ensureModel(other.env(), fast);
+      const again = await ensureModel({ ...other.source(), ...fast });
       expect(await sha256(again.path)).toBe(otherSha);
       expect(bodyRequests(other.hub.requests).map((r) => r.range)).toEqual([
         `bytes=${MB}-${2 * MB - 1}`,
@@ -295,11 +299,11 @@ describe("ensureModel against the Hub emulator", () => {
     fx = await fixture(2 * MB);
     const sha = await fx.hub.sha256Of(REPO, FILE);
     const commit = fx.hub.commitOf(REPO);
-    const first = await ensureModel(fx.env(), fast);
+    const first = await ensureModel({ ...fx.source(), ...fast });
     // Simulate the old failure: same name, zeros inside, no verification record of ours.
     await writeFile(join(repoDir(fx), "blobs", sha), Buffer.alloc(2 * MB));
     fx.hub.requests.length = 0;
-    const model = await ensureModel(fx.env({ MODEL_REVISION: commit }), fast);
+    const model = await ensureModel({ ...fx.source({ MODEL_REVISION: commit }), ...fast });
     expect(model.path).toBe(first.path);
     expect(await sha256(model.path)).toBe(sha);
     expect(bodyBytes(fx.hub.requests)).toBe(2 * MB);
@@ -307,14 +311,16 @@ describe("ensureModel against the Hub emulator", () => {
 
   it("gets by with resolve's headers on a Hub without the revision and paths-info routes", async () => {
     fx = await fixture(MB, { hub: { faults: { unsupported: ["revision", "paths-info"] } } });
-    const model = await ensureModel(fx.env(), fast);
+    const model = await ensureModel({ ...fx.source(), ...fast });
     expect(model.commit).toBe(fx.hub.commitOf(REPO));
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     expect(fx.hub.requests.filter((r) => r.method === "HEAD").map((r) => r.path)).toEqual([
       `/${REPO}/resolve/main/${FILE}`,
       `/${REPO}/resolve/${model.commit}/${FILE}`,
     ]);
-    await expect(ensureModel(fx.env({ MODEL_FILE: "other.gguf" }), fast)).rejects.toMatchObject({
+    await expect(
+      ensureModel({ ...fx.source({ MODEL_FILE: "other.gguf" }), ...fast }),
+    ).rejects.toMatchObject({
       what: "file",
       message: expect.stringContaining("file other.gguf not found"),
     });
@@ -322,7 +328,7 @@ describe("ensureModel against the Hub emulator", () => {
 
   it("downloads a Xet-backed file over the plain route production uses (xet: false)", async () => {
     fx = await fixture(MB, { repo: { xet: true } });
-    const model = await ensureModel(fx.env(), fast);
+    const model = await ensureModel({ ...fx.source(), ...fast });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     expect(bodyBytes(fx.hub.requests)).toBe(MB);
     expect(fx.hub.requests.some((r) => r.path.startsWith("/xet"))).toBe(false);

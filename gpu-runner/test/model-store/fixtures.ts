@@ -9,7 +9,8 @@ import {
   type LoggedRequest,
   startHubEmulator,
 } from "../../dev/hub-emulator/start-hub-emulator";
-import { parseEnv, type RunnerEnv } from "../../src/env";
+import { modelSource, parseEnv } from "../../src/env";
+import type { ModelSource } from "../../src/model-store/model-source";
 
 export const REPO = "test-owner/tiny-GGUF";
 export const MB = 1 << 20;
@@ -23,7 +24,8 @@ export interface Fixture {
   cacheDir: string;
   modelFile: string;
   hub: HubEmulator;
-  env(extra?: Record<string, string>): RunnerEnv;
+  /** What ensureModel is given, from the runner's variables (plus `extra`). */
+  source(extra?: Record<string, string>): ModelSource;
   /** The environment as strings, for child processes. */
   vars(extra?: Record<string, string>): Record<string, string>;
   close(): Promise<void>;
@@ -58,7 +60,7 @@ export async function fixture(
     modelFile,
     hub,
     vars,
-    env: (extra) => parseEnv(vars(extra)),
+    source: (extra) => modelSource(parseEnv(vars(extra))),
     async close() {
       await hub.close();
       await rm(dir, { recursive: true, force: true });

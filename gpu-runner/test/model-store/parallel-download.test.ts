@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** Four connections, one megabyte per ranged request. */
-const parallel = (f: Fixture) => f.env({ MODEL_DOWNLOAD_CONNECTIONS: "4" });
+const parallel = (f: Fixture) => f.source({ MODEL_DOWNLOAD_CONNECTIONS: "4" });
 const ranged = { ...fast, rangeBytes: MB };
 
 /** The most requests that were in flight at the same moment. */
@@ -61,7 +61,8 @@ describe("ensureModel over several ranged connections", () => {
     const source = await readFile(fx.modelFile);
     const blobs = join(repoDir(fx), "blobs");
     let checked: Promise<void> | undefined;
-    const model = await ensureModel(parallel(fx), {
+    const model = await ensureModel({
+      ...parallel(fx),
       ...ranged,
       onProgress: (p) => {
         if (checked || p.phase !== "downloading" || p.bytes < 2 * MB) return;
@@ -99,7 +100,8 @@ describe("ensureModel over several ranged connections", () => {
     const controller = new AbortController();
     const reason = new Error("shutting down");
     await expect(
-      ensureModel(parallel(fx), {
+      ensureModel({
+        ...parallel(fx),
         ...ranged,
         signal: controller.signal,
         onProgress: (p) => {
@@ -116,7 +118,7 @@ describe("ensureModel over several ranged connections", () => {
 
     fx.hub.setFaults({});
     const since = performance.now(); // the aborted transfers may be logged late, when they close
-    const model = await ensureModel(parallel(fx), ranged);
+    const model = await ensureModel({ ...parallel(fx), ...ranged });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     const resumedSince = () => fx!.hub.requests.filter((r) => r.startedAt >= since);
     await logged(() => bodyBytes(resumedSince()) >= 8 * MB - partial.length);
@@ -140,7 +142,7 @@ describe("ensureModel over several ranged connections", () => {
     );
     await writeFile(`${partial}.prefix`, String(MB));
 
-    const model = await ensureModel(parallel(fx), ranged);
+    const model = await ensureModel({ ...parallel(fx), ...ranged });
     expect(await sha256(model.path)).toBe(sha);
     await logged(() => bodyBytes(fx!.hub.requests) >= 3 * MB);
     // Trusting the file's size would resume at 3 MB, fail the hash and download it all again.
@@ -151,7 +153,7 @@ describe("ensureModel over several ranged connections", () => {
 
   it("resumes a dropped range on its own, keeping the others", async () => {
     fx = await fixture(4 * MB, { hub: { faults: { drop: { afterBytes: MB / 4, times: 1 } } } });
-    const model = await ensureModel(parallel(fx), ranged);
+    const model = await ensureModel({ ...parallel(fx), ...ranged });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     await logged(() => bodyRequests(fx!.hub.requests).length >= 5);
     const bodies = bodyRequests(fx.hub.requests);

@@ -49,10 +49,11 @@ afterEach(async () => {
 describe.skipIf(!mounted)("a volume that fills up or is read-only", () => {
   it("disk full mid-download: names the path and the space needed, keeps the partial, resumes later", async () => {
     fx = await fixture(2.5 * MB, { hub: { faults: { throttle: MB } } });
-    const env = fx.env({ MODEL_CACHE_DIR: join(volume, "cache") });
+    const source = fx.source({ MODEL_CACHE_DIR: join(volume, "cache") });
     const filler = join(volume, "filler");
     let filling = false;
-    const error = await ensureModel(env, {
+    const error = await ensureModel({
+      ...source,
       ...fast,
       onProgress: (p) => {
         // Someone else fills the disk once our first megabyte is on it.
@@ -74,7 +75,7 @@ describe.skipIf(!mounted)("a volume that fills up or is read-only", () => {
     await rm(filler);
     fx.hub.setFaults({});
     fx.hub.requests.length = 0;
-    await ensureModel(env, fast);
+    await ensureModel({ ...source, ...fast });
     // (The first, failed transfer may be logged late, when its connection closes.)
     const [resume] = bodyRequests(fx.hub.requests).filter((r) => r.range);
     expect(Number(/^bytes=(\d+)-/.exec(resume?.range ?? "")?.[1])).toBeGreaterThan(0);
@@ -82,15 +83,15 @@ describe.skipIf(!mounted)("a volume that fills up or is read-only", () => {
 
   it("read-only: serves what the volume holds, and explains what it cannot write", async () => {
     fx = await fixture(MB);
-    const env = fx.env({ MODEL_CACHE_DIR: join(volume, "ro") });
-    const model = await ensureModel(env, fast);
+    const source = fx.source({ MODEL_CACHE_DIR: join(volume, "ro") });
+    const model = await ensureModel({ ...source, ...fast });
     execFileSync("mount", ["-o", "remount,ro", volume], { stdio: "ignore" });
     try {
-      expect(await ensureModel(env, fast)).toEqual(model);
-      const error = await ensureModel(
-        fx.env({ MODEL_CACHE_DIR: join(volume, "empty") }),
-        fast,
-      ).catch((e: unknown) => e);
+      expect(await ensureModel({ ...source, ...fast })).toEqual(model);
+      const error = await ensureModel({
+        ...fx.source({ MODEL_CACHE_DIR: join(volume, "empty") }),
+        ...fast,
+      }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(VolumeNotWritableError);
       expect(String(error)).toContain(`cannot write to ${join(volume, "empty")}`);
       expect(String(error)).toContain("the model needs 1.0 MB there");

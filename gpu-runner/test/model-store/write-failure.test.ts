@@ -72,7 +72,7 @@ describe("a write to the temp file fails (EIO)", () => {
     fx = await fixture(3 * MB, { hub: { faults: { drop: { afterBytes: 1.5 * MB, times: 1 } } } });
     const expected = await fx.hub.sha256Of(REPO, FILE);
     faults.writevFrom = MB;
-    const error = await ensureModel(fx.env(), fast).then(
+    const error = await ensureModel({ ...fx.source(), ...fast }).then(
       // Before the fix it resolved: a blob with a hole at 1 MB, recorded as verified.
       async (model) => expect(await sha256(model.path)).toBe(expected),
       (e: unknown) => e,
@@ -96,7 +96,7 @@ describe("a write to the temp file fails (EIO)", () => {
     // Once the volume works again, the partial holds only what was written: resuming from it
     // gives the Hub's exact bytes.
     fx.hub.requests.length = 0;
-    const model = await ensureModel(fx.env(), fast);
+    const model = await ensureModel({ ...fx.source(), ...fast });
     expect(await sha256(model.path)).toBe(expected);
     const [resume] = bodyRequests(fx.hub.requests).filter((r) => r.range);
     expect(resume?.range).toBe(`bytes=${partial.length}-${3 * MB - 1}`);
@@ -105,7 +105,7 @@ describe("a write to the temp file fails (EIO)", () => {
   it("a failed background datasync is fatal too (the kernel may have dropped those pages)", async () => {
     fx = await fixture(40 * MB); // past the 32 MB between background datasyncs
     faults.datasync = true;
-    const error = await ensureModel(fx.env(), fast).catch((e: unknown) => e);
+    const error = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VolumeIoError);
     expect(String(error)).toContain("failed (EIO)");
     expect(await readdir(blobsDir(fx))).not.toContain(await fx.hub.sha256Of(REPO, FILE));
