@@ -52,6 +52,8 @@ const machine = (() => {
  * over when the content stops changing for `staleMs` (measured on the waiter's own clock, so clock
  * skew between containers does not matter), or at once when the owner is a dead process on this
  * same machine. Only one waiter wins a takeover: it must first create `<lock>.takeover.<owner>.<seq>`.
+ * Hand-written because proper-lockfile (the lock library here) judges staleness by mtime against the
+ * local clock, lets two waiters both break a stale lock, and has no room for the progress waiters show.
  */
 export async function acquireVolumeLock(
   path: string,
