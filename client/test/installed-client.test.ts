@@ -8,9 +8,9 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { seedKeys } from "../../functions/test/seed-keys";
 import { startEdge } from "../../functions/test/start-edge";
-import { startHubEmulator } from "../../gpu-runner/dev/hub-emulator/start-hub-emulator";
+import { serveTinyModel } from "../../gpu-runner/dev/serve-tiny-model";
 import { startRunner } from "../../gpu-runner/dev/start-runner";
-import { TINY_REPLY, writeTinyModel } from "../../gpu-runner/dev/tiny-model/write-tiny-model";
+import { TINY_REPLY } from "../../gpu-runner/dev/tiny-model/write-tiny-model";
 import { packClient } from "../scripts/pack-client";
 import { createScratchApp, withoutNpmSettings } from "./scratch-app";
 
@@ -84,17 +84,10 @@ const cleanup: (() => Promise<unknown>)[] = [];
 
 /** Hub emulator → runner (cold start from it) → the Worker under wrangler's dev server, + a key. */
 async function startOfflineStack(dir: string): Promise<void> {
-  const model = join(dir, "tiny.gguf");
-  await writeTinyModel(model);
-  const hub = await startHubEmulator({ repos: [{ repo: REPO, files: { [FILE]: model } }] });
+  const { hub, runnerEnv } = await serveTinyModel(dir, { repo: REPO, file: FILE });
   cleanup.push(() => hub.close());
   const runner = await startRunner({
-    MODEL_REPO: REPO,
-    MODEL_FILE: FILE,
-    HF_ENDPOINT: hub.url,
-    MODEL_CACHE_DIR: join(dir, "volume"),
-    GPU: "false",
-    THREADS: "1",
+    ...runnerEnv(join(dir, "volume")),
     PARALLEL: "1",
     CONTEXT_SIZE: "2048",
   });

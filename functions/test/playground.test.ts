@@ -11,16 +11,10 @@ import { join, resolve } from "node:path";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePort } from "../../cli/src/stack/free-port";
-import {
-  type HubEmulator,
-  startHubEmulator,
-} from "../../gpu-runner/dev/hub-emulator/start-hub-emulator";
+import type { HubEmulator } from "../../gpu-runner/dev/hub-emulator/start-hub-emulator";
+import { serveTinyModel } from "../../gpu-runner/dev/serve-tiny-model";
 import { type StartedRunner, startRunner } from "../../gpu-runner/dev/start-runner";
-import {
-  ENDLESS_ITEM,
-  TINY_REPLY,
-  writeTinyModel,
-} from "../../gpu-runner/dev/tiny-model/write-tiny-model";
+import { ENDLESS_ITEM, TINY_REPLY } from "../../gpu-runner/dev/tiny-model/write-tiny-model";
 import { type Chromium, chromiumMissing, launchChromium } from "./chromium";
 import { seedKeys } from "./seed-keys";
 import { type StartedEdge, startEdge } from "./start-edge";
@@ -47,13 +41,14 @@ describe.skipIf(missing)("the playground in Chromium", () => {
     browser = await launchChromium({ width: 760, height: 800 }); // first: fails fast in CI
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     dir = await mkdtemp(join(tmpdir(), "phi4-playground-"));
-    const model = join(dir, "endless.gguf");
-    await writeTinyModel(model, { endless: true });
     // ~27 s for the whole file: still downloading when the page asks; the test lifts it.
-    hub = await startHubEmulator({
-      repos: [{ repo: REPO, files: { [FILE]: model } }],
+    const served = await serveTinyModel(dir, {
+      repo: REPO,
+      file: FILE,
+      model: { endless: true },
       faults: { throttle: 48 * 1024 },
     });
+    hub = served.hub;
     // The edge and the keys first: the runner's download then starts just before the page asks.
     const runnerPort = await freePort();
     const runnerSecret = randomBytes(24).toString("hex");
@@ -66,14 +61,9 @@ describe.skipIf(missing)("the playground in Chromium", () => {
       { name: "limited", limits: { perMinute: 1 } },
     ]);
     runner = await startRunner({
-      MODEL_REPO: REPO,
-      MODEL_FILE: FILE,
-      HF_ENDPOINT: hub.url,
-      MODEL_CACHE_DIR: join(dir, "volume"),
+      ...served.runnerEnv(join(dir, "volume")),
       PORT: String(runnerPort),
       RUNNER_SECRET: runnerSecret,
-      GPU: "false",
-      THREADS: "1",
       PARALLEL: "2",
       CONTEXT_SIZE: "8192",
     });

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
-import { startHubEmulator } from "../../../gpu-runner/dev/hub-emulator/start-hub-emulator";
+import { serveTinyModel } from "../../../gpu-runner/dev/serve-tiny-model";
 import { startRunner } from "../../../gpu-runner/dev/start-runner";
-import { TINY_REPLY, writeTinyModel } from "../../../gpu-runner/dev/tiny-model/write-tiny-model";
+import { TINY_REPLY } from "../../../gpu-runner/dev/tiny-model/write-tiny-model";
 import { createPhi4Client } from "../../../shared/src/client";
 import { Renderer } from "../render";
 import { freePort } from "./free-port";
@@ -37,13 +37,13 @@ const cleanup: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, fo
 let ok = false;
 let runnerLogs: string[] = [];
 try {
-  const model = join(dir, "tiny.gguf");
-  await writeTinyModel(model);
   // Throttled so the download shows (the tiny model is ~1.3 MB); DEMO_THROTTLE in bytes/s.
-  const hub = await startHubEmulator({
-    repos: [{ repo: REPO, files: { [FILE]: model } }],
+  const served = await serveTinyModel(dir, {
+    repo: REPO,
+    file: FILE,
     faults: { throttle: Number(process.env.DEMO_THROTTLE ?? 600_000) },
   });
+  const { hub } = served;
   cleanup.unshift(() => hub.close());
   say(`hub emulator   ${hub.url} serving ${REPO}/${FILE}`);
 
@@ -65,14 +65,9 @@ try {
   say(`playground     ${edge.url}/ ${playground ? "(open it in a browser)" : "NOT SERVED"}`);
 
   const runner = await startRunner({
-    MODEL_REPO: REPO,
-    MODEL_FILE: FILE,
-    HF_ENDPOINT: hub.url,
-    MODEL_CACHE_DIR: join(dir, "volume"),
+    ...served.runnerEnv(join(dir, "volume")),
     PORT: String(runnerPort),
     RUNNER_SECRET: runnerSecret,
-    GPU: "false",
-    THREADS: "1",
     PARALLEL: "2",
     CONTEXT_SIZE: "4096",
     LOG_LEVEL: "info",

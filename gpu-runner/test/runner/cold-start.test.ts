@@ -1,13 +1,14 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChatEvent } from "@phi4-edge/shared";
 import { createPhi4Client, errorCode } from "@phi4-edge/shared/client";
 import OpenAI from "openai";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type HubEmulator, startHubEmulator } from "../../dev/hub-emulator/start-hub-emulator";
+import type { HubEmulator } from "../../dev/hub-emulator/start-hub-emulator";
+import { type ServedTinyModel, serveTinyModel } from "../../dev/serve-tiny-model";
 import { type StartedRunner, startRunner } from "../../dev/start-runner";
-import { TINY_REPLY, writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+import { TINY_REPLY } from "../../dev/tiny-model/write-tiny-model";
 
 // The real runner downloading the tiny model from the Hub emulator, throttled so that the
 // downloading phase lasts a few seconds and can be observed.
@@ -17,17 +18,14 @@ let dir: string;
 let hub: HubEmulator;
 let runner: StartedRunner | undefined;
 let size: number;
+let runnerEnv: ServedTinyModel["runnerEnv"];
 let other: StartedRunner | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "cold-start-"));
-  const model = join(dir, "source.gguf");
-  await writeTinyModel(model);
-  size = (await stat(model)).size;
-  hub = await startHubEmulator({
-    repos: [{ repo: REPO, files: { [FILE]: model } }],
-    faults: { throttle: Math.ceil(size / 3) },
-  });
+  const served = await serveTinyModel(dir, { repo: REPO, file: FILE });
+  ({ hub, size, runnerEnv } = served);
+  hub.setFaults({ throttle: Math.ceil(size / 3) });
 });
 
 afterAll(async () => {
@@ -39,10 +37,7 @@ afterAll(async () => {
 
 it("listens at once, reports the cold-start phases on /readyz and to waiting chats, then serves", async () => {
   runner = await startRunner({
-    MODEL_REPO: REPO,
-    MODEL_FILE: FILE,
-    MODEL_CACHE_DIR: join(dir, "volume"),
-    HF_ENDPOINT: hub.url,
+    ...runnerEnv(join(dir, "volume")),
     CONTEXT_SIZE: "2048",
     PARALLEL: "1",
   });
@@ -94,10 +89,7 @@ it("listens at once, reports the cold-start phases on /readyz and to waiting cha
 
 it("gives OpenAI callers made during the cold start their whole reply, stream and non-stream", async () => {
   other = await startRunner({
-    MODEL_REPO: REPO,
-    MODEL_FILE: FILE,
-    MODEL_CACHE_DIR: join(dir, "volume-openai"),
-    HF_ENDPOINT: hub.url,
+    ...runnerEnv(join(dir, "volume-openai")),
     CONTEXT_SIZE: "2048",
     PARALLEL: "2",
   });
@@ -120,10 +112,7 @@ it("gives OpenAI callers made during the cold start their whole reply, stream an
 it("ends chats waiting on a failed cold start with a typed error, then exits 1", async () => {
   hub.setFaults({ throttle: Math.ceil(size / 3), corrupt: true });
   other = await startRunner({
-    MODEL_REPO: REPO,
-    MODEL_FILE: FILE,
-    MODEL_CACHE_DIR: join(dir, "volume-corrupt"),
-    HF_ENDPOINT: hub.url,
+    ...runnerEnv(join(dir, "volume-corrupt")),
     CONTEXT_SIZE: "2048",
   });
   const { child } = other;
