@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import { scanCacheDir } from "@huggingface/hub";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ensureModel, type ModelProgress } from "../../src/model-store/ensure-model";
 import {
   ChecksumMismatchError,
@@ -16,7 +16,6 @@ import {
   bodyBytes,
   bodyRequests,
   FILE,
-  type Fixture,
   fast,
   fixture,
   MB,
@@ -26,12 +25,6 @@ import {
   TOKEN,
 } from "./fixtures";
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.close();
-  fx = undefined;
-});
-
 function memoryLogger() {
   const lines: string[] = [];
   return { lines, logger: pino({ level: "debug" }, { write: (s: string) => lines.push(s) }) };
@@ -39,7 +32,7 @@ function memoryLogger() {
 
 describe("ensureModel against the Hub emulator", () => {
   it("downloads once into the Hugging Face cache layout, then starts warm with zero requests", async () => {
-    fx = await fixture(3 * MB);
+    const fx = await fixture(3 * MB);
     const commit = fx.hub.commitOf(REPO);
     const expected = await fx.hub.sha256Of(REPO, FILE);
     const seen: ModelProgress[] = [];
@@ -77,7 +70,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("HF_HUB_OFFLINE=1 uses the volume without any request, or fails clearly", async () => {
-    fx = await fixture(MB);
+    const fx = await fixture(MB);
     const offline = fx.source({ HF_HUB_OFFLINE: "1" });
     await expect(ensureModel(offline)).rejects.toThrow(OfflineModelMissingError);
     await expect(ensureModel(offline)).rejects.toThrow(
@@ -92,7 +85,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("uses what refs/ recorded when the Hub is unreachable", async () => {
-    fx = await fixture(MB);
+    const fx = await fixture(MB);
     const pulled = await ensureModel({ ...fx.source(), ...fast });
     await fx.hub.close();
     expect(
@@ -101,7 +94,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("rejects bytes that do not match the advertised sha256 and installs nothing", async () => {
-    fx = await fixture(2 * MB, { hub: { faults: { corrupt: true } } });
+    const fx = await fixture(2 * MB, { hub: { faults: { corrupt: true } } });
     const error = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChecksumMismatchError);
     expect(String(error)).toMatch(
@@ -112,7 +105,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("retries a stalled body after the idle timeout and resumes with Range", async () => {
-    fx = await fixture(4 * MB, { hub: { faults: { stall: { afterBytes: MB, times: 1 } } } });
+    const fx = await fixture(4 * MB, { hub: { faults: { stall: { afterBytes: MB, times: 1 } } } });
     const model = await ensureModel({ ...fx.source(), ...fast, idleTimeoutMs: 300 });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     const bodies = bodyRequests(fx.hub.requests);
@@ -122,7 +115,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("retries dropped connections and 5xx answers with backoff", async () => {
-    fx = await fixture(3 * MB, {
+    const fx = await fixture(3 * MB, {
       hub: {
         faults: { drop: { afterBytes: MB, times: 2 }, serverError: { status: 502, times: 2 } },
       },
@@ -136,7 +129,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("gives up with a clear error when the Hub keeps failing", async () => {
-    fx = await fixture(MB, { hub: { faults: { serverError: { status: 503 } } } });
+    const fx = await fixture(MB, { hub: { faults: { serverError: { status: 503 } } } });
     await expect(ensureModel({ ...fx.source(), ...fast })).rejects.toThrow(DownloadFailedError);
     await expect(ensureModel({ ...fx.source(), ...fast })).rejects.toThrow(
       /failed 4 times \(HTTP 503\)/,
@@ -144,7 +137,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("explains gated repos (401 without a token, 403 with a wrong one) and never shows the token", async () => {
-    fx = await fixture(MB, { repo: { gated: true } });
+    const fx = await fixture(MB, { repo: { gated: true } });
     const anonymous = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(anonymous).toBeInstanceOf(GatedRepoError);
     expect((anonymous as GatedRepoError).status).toBe(401);
@@ -168,9 +161,9 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("names the missing repo, revision or file", async () => {
-    fx = await fixture(MB);
+    const fx = await fixture(MB);
     const fail = (extra: Record<string, string>) =>
-      ensureModel({ ...fx!.source(extra), ...fast }).catch((e: unknown) => e);
+      ensureModel({ ...fx.source(extra), ...fast }).catch((e: unknown) => e);
     const repo = await fail({ MODEL_REPO: "nobody/nothing" });
     expect(repo).toBeInstanceOf(ModelNotFoundError);
     expect(repo).toMatchObject({
@@ -188,7 +181,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("refuses early when the volume cannot hold the file, naming the path and the size", async () => {
-    fx = await fixture(MB, { hub: { faults: { advertisedSize: 10 ** 16 } } });
+    const fx = await fixture(MB, { hub: { faults: { advertisedSize: 10 ** 16 } } });
     const error = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DiskSpaceError);
     expect(String(error)).toContain(join(repoDir(fx), "blobs"));
@@ -196,7 +189,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("aborts with the signal's reason, keeps the partial file, and the next call resumes it", async () => {
-    fx = await fixture(4 * MB, { hub: { faults: { throttle: 2 * MB } } });
+    const fx = await fixture(4 * MB, { hub: { faults: { throttle: 2 * MB } } });
     const controller = new AbortController();
     const reason = new Error("shutting down");
     const aborted = ensureModel({
@@ -222,7 +215,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("reports another container's progress while it holds the lock, and takes over when it stops", async () => {
-    fx = await fixture(MB);
+    const fx = await fixture(MB);
     const sha = await fx.hub.sha256Of(REPO, FILE);
     const lockPath = join(repoDir(fx), "blobs", `${sha}.lock`);
     const foreign = (seq: number, bytes: number) =>
@@ -263,7 +256,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("resumes from huggingface_hub's <sha>.incomplete, and starts over when a resumed prefix was bad", async () => {
-    fx = await fixture(3 * MB);
+    const fx = await fixture(3 * MB);
     const sha = await fx.hub.sha256Of(REPO, FILE);
     const blobs = join(repoDir(fx), "blobs");
     await mkdir(blobs, { recursive: true });
@@ -278,25 +271,21 @@ describe("ensureModel against the Hub emulator", () => {
     // A partial whose bytes are wrong (a crash wrote zeros): the resume fails the check, a clean
     // download follows, and the result is right.
     const other = await fixture(2 * MB);
-    try {
-      const otherSha = await other.hub.sha256Of(REPO, FILE);
-      const otherBlobs = join(repoDir(other), "blobs");
-      await mkdir(otherBlobs, { recursive: true });
-      await writeFile(join(otherBlobs, `${otherSha}.dead-owner.incomplete`), Buffer.alloc(MB));
-      const again = await ensureModel({ ...other.source(), ...fast });
-      expect(await sha256(again.path)).toBe(otherSha);
-      expect(bodyRequests(other.hub.requests).map((r) => r.range)).toEqual([
-        `bytes=${MB}-${2 * MB - 1}`,
-        undefined,
-      ]);
-      expect(await readdir(otherBlobs)).toEqual([otherSha]);
-    } finally {
-      await other.close();
-    }
+    const otherSha = await other.hub.sha256Of(REPO, FILE);
+    const otherBlobs = join(repoDir(other), "blobs");
+    await mkdir(otherBlobs, { recursive: true });
+    await writeFile(join(otherBlobs, `${otherSha}.dead-owner.incomplete`), Buffer.alloc(MB));
+    const again = await ensureModel({ ...other.source(), ...fast });
+    expect(await sha256(again.path)).toBe(otherSha);
+    expect(bodyRequests(other.hub.requests).map((r) => r.range)).toEqual([
+      `bytes=${MB}-${2 * MB - 1}`,
+      undefined,
+    ]);
+    expect(await readdir(otherBlobs)).toEqual([otherSha]);
   });
 
   it("does not trust a blob whose bytes do not match its name (the zero-filled file of a race)", async () => {
-    fx = await fixture(2 * MB);
+    const fx = await fixture(2 * MB);
     const sha = await fx.hub.sha256Of(REPO, FILE);
     const commit = fx.hub.commitOf(REPO);
     const first = await ensureModel({ ...fx.source(), ...fast });
@@ -310,7 +299,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("gets by with resolve's headers on a Hub without the revision and paths-info routes", async () => {
-    fx = await fixture(MB, { hub: { faults: { unsupported: ["revision", "paths-info"] } } });
+    const fx = await fixture(MB, { hub: { faults: { unsupported: ["revision", "paths-info"] } } });
     const model = await ensureModel({ ...fx.source(), ...fast });
     expect(model.commit).toBe(fx.hub.commitOf(REPO));
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
@@ -327,7 +316,7 @@ describe("ensureModel against the Hub emulator", () => {
   });
 
   it("downloads a Xet-backed file over the plain route production uses (xet: false)", async () => {
-    fx = await fixture(MB, { repo: { xet: true } });
+    const fx = await fixture(MB, { repo: { xet: true } });
     const model = await ensureModel({ ...fx.source(), ...fast });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     expect(bodyBytes(fx.hub.requests)).toBe(MB);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { onTestFinished } from "vitest";
 import {
   type EmulatedRepo,
   type HubEmulator,
@@ -28,10 +29,12 @@ export interface Fixture {
   source(extra?: Record<string, string>): ModelSource;
   /** The environment as strings, for child processes. */
   vars(extra?: Record<string, string>): Record<string, string>;
-  close(): Promise<void>;
 }
 
-/** A temp dir with a random "model" of `size` bytes served by a fresh Hub emulator. */
+/**
+ * A temp dir with a random "model" of `size` bytes served by a fresh Hub emulator, made in a test
+ * and closed when that test has finished (after its `afterEach` hooks).
+ */
 export async function fixture(
   size: number,
   options: { repo?: Partial<EmulatedRepo>; hub?: Partial<HubEmulatorOptions> } = {},
@@ -43,6 +46,10 @@ export async function fixture(
     repos: [{ repo: REPO, files: { [FILE]: modelFile }, ...options.repo }],
     token: TOKEN,
     ...options.hub,
+  });
+  onTestFinished(async () => {
+    await hub.close();
+    await rm(dir, { recursive: true, force: true });
   });
   const cacheDir = join(dir, "volume");
   const vars = (extra: Record<string, string> = {}) => ({
@@ -61,10 +68,6 @@ export async function fixture(
     hub,
     vars,
     source: (extra) => modelSource(parseEnv(vars(extra))),
-    async close() {
-      await hub.close();
-      await rm(dir, { recursive: true, force: true });
-    },
   };
 }
 

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { LoggedRequest } from "../../dev/hub-emulator/start-hub-emulator";
 import { ensureModel } from "../../src/model-store/ensure-model";
 import {
@@ -15,12 +15,6 @@ import {
   repoDir,
   sha256,
 } from "./fixtures";
-
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.close();
-  fx = undefined;
-});
 
 /** Four connections, one megabyte per ranged request. */
 const parallel = (f: Fixture) => f.source({ MODEL_DOWNLOAD_CONNECTIONS: "4" });
@@ -57,7 +51,7 @@ const startOf = (r: LoggedRequest | undefined) =>
 describe("ensureModel over several ranged connections", () => {
   it("fetches ranges at once, each at its connection's capped rate, and verifies the whole file", async () => {
     // The emulator caps each connection (as a CDN does): only connections at once go faster.
-    fx = await fixture(8 * MB, { hub: { faults: { throttle: 2 * MB } } });
+    const fx = await fixture(8 * MB, { hub: { faults: { throttle: 2 * MB } } });
     const source = await readFile(fx.modelFile);
     const blobs = join(repoDir(fx), "blobs");
     let checked: Promise<void> | undefined;
@@ -80,7 +74,7 @@ describe("ensureModel over several ranged connections", () => {
     });
 
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
-    await logged(() => bodyRequests(fx!.hub.requests).length >= 8);
+    await logged(() => bodyRequests(fx.hub.requests).length >= 8);
     const bodies = bodyRequests(fx.hub.requests);
     // Eight one-megabyte ranges, each fetched once, covering the file.
     expect(bodies.map((r) => r.range).sort()).toEqual(
@@ -95,7 +89,7 @@ describe("ensureModel over several ranged connections", () => {
   });
 
   it("aborted mid-way, leaves a plain prefix (no holes, no record) that the next call resumes after", async () => {
-    fx = await fixture(8 * MB, { hub: { faults: { throttle: 2 * MB } } });
+    const fx = await fixture(8 * MB, { hub: { faults: { throttle: 2 * MB } } });
     const source = await readFile(fx.modelFile);
     const controller = new AbortController();
     const reason = new Error("shutting down");
@@ -120,7 +114,7 @@ describe("ensureModel over several ranged connections", () => {
     const since = performance.now(); // the aborted transfers may be logged late, when they close
     const model = await ensureModel({ ...parallel(fx), ...ranged });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
-    const resumedSince = () => fx!.hub.requests.filter((r) => r.startedAt >= since);
+    const resumedSince = () => fx.hub.requests.filter((r) => r.startedAt >= since);
     await logged(() => bodyBytes(resumedSince()) >= 8 * MB - partial.length);
     const resumed = resumedSince();
     const starts = bodyRequests(resumed).map((r) => (r.range ? startOf(r) : 0));
@@ -129,7 +123,7 @@ describe("ensureModel over several ranged connections", () => {
   });
 
   it("after a crash, resumes from the recorded complete prefix, not from the end of a file with holes", async () => {
-    fx = await fixture(4 * MB);
+    const fx = await fixture(4 * MB);
     const sha = await fx.hub.sha256Of(REPO, FILE);
     const source = await readFile(fx.modelFile);
     // What a killed process leaves: 1 MB complete, a hole, then a range that had landed.
@@ -144,7 +138,7 @@ describe("ensureModel over several ranged connections", () => {
 
     const model = await ensureModel({ ...parallel(fx), ...ranged });
     expect(await sha256(model.path)).toBe(sha);
-    await logged(() => bodyBytes(fx!.hub.requests) >= 3 * MB);
+    await logged(() => bodyBytes(fx.hub.requests) >= 3 * MB);
     // Trusting the file's size would resume at 3 MB, fail the hash and download it all again.
     expect(Math.min(...bodyRequests(fx.hub.requests).map(startOf))).toBe(MB);
     expect(bodyBytes(fx.hub.requests)).toBe(3 * MB);
@@ -152,10 +146,12 @@ describe("ensureModel over several ranged connections", () => {
   });
 
   it("resumes a dropped range on its own, keeping the others", async () => {
-    fx = await fixture(4 * MB, { hub: { faults: { drop: { afterBytes: MB / 4, times: 1 } } } });
+    const fx = await fixture(4 * MB, {
+      hub: { faults: { drop: { afterBytes: MB / 4, times: 1 } } },
+    });
     const model = await ensureModel({ ...parallel(fx), ...ranged });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
-    await logged(() => bodyRequests(fx!.hub.requests).length >= 5);
+    await logged(() => bodyRequests(fx.hub.requests).length >= 5);
     const bodies = bodyRequests(fx.hub.requests);
     expect(bodies).toHaveLength(5);
     const retry = bodies.find((r) => startOf(r) % MB !== 0);

@@ -5,7 +5,6 @@ import {
   bodyBytes,
   bodyRequests,
   FILE,
-  type Fixture,
   fixture,
   MB,
   REPO,
@@ -15,14 +14,11 @@ import {
 } from "./fixtures";
 import { type PullProcess, progressLines, startPull } from "./pull-process";
 
-let fx: Fixture | undefined;
 let running: PullProcess[] = [];
 afterEach(async () => {
   for (const p of running) if (p.child.exitCode === null) p.child.kill("SIGKILL");
   await Promise.all(running.map((p) => p.exited));
   running = [];
-  await fx?.close();
-  fx = undefined;
 });
 
 const pull = (vars: Record<string, string>) => {
@@ -37,7 +33,7 @@ describe("pull CLI processes on one shared volume", () => {
   it("four processes at once: one full download, all four print the verified path", async () => {
     const size = 8 * MB;
     // Slow until all four are past resolving, so they really overlap; then full speed.
-    fx = await fixture(size, { hub: { faults: { throttle: 256 * 1024 } } });
+    const fx = await fixture(size, { hub: { faults: { throttle: 256 * 1024 } } });
     const vars = fx.vars({ LOG_LEVEL: "info" });
     const pulls = [0, 1, 2, 3].map(() => pull(vars));
     await Promise.all(pulls.map((p) => p.waitFor(isProgress(["waiting", "downloading"]))));
@@ -72,7 +68,7 @@ describe("pull CLI processes on one shared volume", () => {
 
   it("kill -9 mid-file: the next pull takes the dead owner's lock over, resumes with Range, verifies", async () => {
     const size = 6 * MB;
-    fx = await fixture(size, { hub: { faults: { throttle: 1 * MB } } });
+    const fx = await fixture(size, { hub: { faults: { throttle: 1 * MB } } });
     const first = pull(fx.vars());
     await first.waitFor((line) => {
       const p = progressLines([line])[0];
@@ -102,7 +98,7 @@ describe("pull CLI processes on one shared volume", () => {
   });
 
   it("fails with one clear line and exit 1, without RUNNER_SECRET, never echoing HF_TOKEN", async () => {
-    fx = await fixture(MB, { repo: { gated: true } });
+    const fx = await fixture(MB, { repo: { gated: true } });
     const { RUNNER_INSECURE: _, ...vars } = fx.vars();
     const wrong = "hf_notthetokennotthetoken";
     const gated = pull({ ...vars, HF_TOKEN: wrong, LOG_LEVEL: "debug" });

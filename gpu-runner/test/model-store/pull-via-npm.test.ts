@@ -1,20 +1,15 @@
 import { execFile } from "node:child_process";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { afterEach, expect, it } from "vitest";
-import { FILE, type Fixture, fixture, MB, REPO } from "./fixtures";
+import { expect, it } from "vitest";
+import { FILE, fixture, MB, REPO } from "./fixtures";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.close();
-  fx = undefined;
-});
 
 it("npm run -w gpu-runner pull, typed in any folder, puts a relative MODEL_CACHE_DIR there", async () => {
   // npm runs the script in gpu-runner/; the folder must still be the one the user named, the
   // one `npm start` (run at the root) reads, or the model is downloaded twice.
-  fx = await fixture(MB);
+  const fx = await fixture(MB);
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" };
   const { stdout } = await promisify(execFile)(
     "npm",

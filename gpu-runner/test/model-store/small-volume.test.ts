@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ensureModel } from "../../src/model-store/ensure-model";
 import { DiskSpaceError, VolumeNotWritableError } from "../../src/model-store/errors";
-import { bodyRequests, type Fixture, fixture, MB, REPO } from "./fixtures";
+import { bodyRequests, fixture, MB, REPO } from "./fixtures";
 
 // A real 3 MB filesystem (tmpfs) makes a real ENOSPC and EROFS. Mounting needs root (as in this
 // project's CI container); elsewhere these tests are skipped, except under CI=true, where a
@@ -38,17 +38,14 @@ afterAll(() => {
 });
 
 const fast = { retry: { attempts: 2, baseMs: 10 }, idleTimeoutMs: 2_000 };
-let fx: Fixture | undefined;
 afterEach(async () => {
-  await fx?.close();
-  fx = undefined;
   if (mounted)
     for (const name of await readdir(volume)) await rm(join(volume, name), { recursive: true });
 });
 
 describe.skipIf(!mounted)("a volume that fills up or is read-only", () => {
   it("disk full mid-download: names the path and the space needed, keeps the partial, resumes later", async () => {
-    fx = await fixture(2.5 * MB, { hub: { faults: { throttle: MB } } });
+    const fx = await fixture(2.5 * MB, { hub: { faults: { throttle: MB } } });
     const source = fx.source({ MODEL_CACHE_DIR: join(volume, "cache") });
     const filler = join(volume, "filler");
     let filling = false;
@@ -82,7 +79,7 @@ describe.skipIf(!mounted)("a volume that fills up or is read-only", () => {
   });
 
   it("read-only: serves what the volume holds, and explains what it cannot write", async () => {
-    fx = await fixture(MB);
+    const fx = await fixture(MB);
     const source = fx.source({ MODEL_CACHE_DIR: join(volume, "ro") });
     const model = await ensureModel({ ...source, ...fast });
     execFileSync("mount", ["-o", "remount,ro", volume], { stdio: "ignore" });

@@ -55,12 +55,9 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   return { ...real, open, default: { ...real, open } };
 });
 
-let fx: Fixture | undefined;
 afterEach(async () => {
   faults.writevFrom = undefined;
   faults.datasync = false;
-  await fx?.close();
-  fx = undefined;
 });
 
 const blobsDir = (f: Fixture) => join(repoDir(f), "blobs");
@@ -69,7 +66,9 @@ describe("a write to the temp file fails (EIO)", () => {
   it("is a clear error naming the file, never a retry that installs a blob with a hole", async () => {
     // The connection drops at 1.5 MB and the write of what arrived after the first megabyte fails:
     // the retry must not resume after bytes that never reached the file (their hash would match).
-    fx = await fixture(3 * MB, { hub: { faults: { drop: { afterBytes: 1.5 * MB, times: 1 } } } });
+    const fx = await fixture(3 * MB, {
+      hub: { faults: { drop: { afterBytes: 1.5 * MB, times: 1 } } },
+    });
     const expected = await fx.hub.sha256Of(REPO, FILE);
     faults.writevFrom = MB;
     const error = await ensureModel({ ...fx.source(), ...fast }).then(
@@ -103,7 +102,7 @@ describe("a write to the temp file fails (EIO)", () => {
   });
 
   it("a failed background datasync is fatal too (the kernel may have dropped those pages)", async () => {
-    fx = await fixture(40 * MB); // past the 32 MB between background datasyncs
+    const fx = await fixture(40 * MB); // past the 32 MB between background datasyncs
     faults.datasync = true;
     const error = await ensureModel({ ...fx.source(), ...fast }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VolumeIoError);
