@@ -1,5 +1,6 @@
 import { mkdir, readFile, readlink, rename, symlink, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
+import { getRepoFolderName } from "@huggingface/hub";
 
 export const COMMIT_RE = /^[0-9a-f]{40}$/;
 
@@ -8,7 +9,7 @@ export const COMMIT_RE = /^[0-9a-f]{40}$/;
  * `models--owner--name/{blobs/<sha256>, snapshots/<commit>/<file> → ../../blobs/<sha256>, refs/<branch>}`.
  */
 export function cacheLayout(cacheDir: string, repo: string) {
-  const root = resolve(cacheDir, `models--${repo.replaceAll("/", "--")}`);
+  const root = resolve(cacheDir, getRepoFolderName({ name: repo, type: "model" }));
   const blobs = join(root, "blobs");
   return {
     root,
