@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ChatEvent } from "../../shared/src";
-import { FakeEngine, serveEngine } from "../../shared/test/fake-engine";
+import { useFakeEngine } from "../../shared/test/fake-engine";
 
 const bin = fileURLToPath(new URL("../bin/phi4.js", import.meta.url));
 const done: ChatEvent = {
@@ -19,17 +19,8 @@ const script: ChatEvent[] = [
   done,
 ];
 
-let engine: FakeEngine;
-let url: string;
-let server: Awaited<ReturnType<typeof serveEngine>>;
-
-beforeAll(async () => {
-  engine = new FakeEngine();
-  server = await serveEngine(engine);
-  url = server.url;
-});
-afterAll(() => server.close());
-beforeEach(() => engine.reset());
+const fake = useFakeEngine();
+const { engine } = fake;
 
 /** Runs the real `phi4` bin as a process, feeding `stdin` line by line as it prompts. */
 function phi4(args: string[], stdin: string[] = []) {
@@ -54,7 +45,7 @@ function phi4(args: string[], stdin: string[] = []) {
 describe("phi4 chat", () => {
   it("streams events as JSON lines with --json", async () => {
     engine.play(script);
-    const { code, stdout } = await phi4(["chat", "hi there", "--json", "--url", url]);
+    const { code, stdout } = await phi4(["chat", "hi there", "--json", "--url", fake.url]);
     expect(code).toBe(0);
     const events = stdout
       .trim()
@@ -76,7 +67,7 @@ describe("phi4 chat", () => {
       "--temperature",
       "0",
     ];
-    const { code, stdout } = await phi4([...args, "--budget", "3", "--url", url]);
+    const { code, stdout } = await phi4([...args, "--budget", "3", "--url", fake.url]);
     expect(code).toBe(0);
     expect(stdout).not.toContain('"type":"reasoning"');
     expect(stdout).toContain('"text":" there"');
@@ -89,7 +80,7 @@ describe("phi4 chat", () => {
 
   it("prints reasoning, answer and a usage line as text", async () => {
     engine.play(script);
-    const { code, stdout } = await phi4(["chat", "hi", "--url", url]);
+    const { code, stdout } = await phi4(["chat", "hi", "--url", fake.url]);
     expect(code).toBe(0);
     expect(stdout).toContain("let me think");
     expect(stdout).toContain("Hello there");
@@ -97,7 +88,7 @@ describe("phi4 chat", () => {
   });
 
   it("reports bad input from the server in one line, exit 1", async () => {
-    const { code, stderr } = await phi4(["chat", "q", "--temperature", "7", "--url", url]);
+    const { code, stderr } = await phi4(["chat", "q", "--temperature", "7", "--url", fake.url]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/^phi4: bad request: temperature/);
     expect(stderr).not.toContain("    at ");
@@ -126,7 +117,7 @@ describe("phi4 chat", () => {
   it("keeps a conversation going in the interactive chat and leaves on /exit", async () => {
     engine.play(script, script);
     const { code, stdout } = await phi4(
-      ["chat", "--url", url],
+      ["chat", "--url", fake.url],
       ["first", "/reset", "second", "third"],
     );
     expect(code).toBe(0);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPhi4Client, errorCode, errorData } from "../src/client.js";
 import { type ChatEvent, type ChatInput, NotReadyError, QueueFullError } from "../src/index.js";
-import { aborted, FakeEngine, gate, serveEngine } from "./fake-engine.js";
+import { aborted, gate, useFakeEngine } from "./fake-engine.js";
 
 const done: ChatEvent = {
   type: "done",
@@ -11,19 +11,8 @@ const done: ChatEvent = {
 };
 const hello: ChatInput = { messages: [{ role: "user", content: "hi" }] };
 
-let engine: FakeEngine;
-let url: string;
-let server: Awaited<ReturnType<typeof serveEngine>>;
-
-beforeAll(async () => {
-  engine = new FakeEngine();
-  server = await serveEngine(engine);
-  url = server.url;
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  engine.reset();
-});
+const fake = useFakeEngine();
+const { engine } = fake;
 
 async function collect(stream: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
   const events: ChatEvent[] = [];
@@ -46,7 +35,7 @@ describe("chat stream", () => {
       { type: "text", text: "lo" },
       done,
     ]);
-    const client = createPhi4Client({ url });
+    const client = createPhi4Client({ url: fake.url });
     const events: ChatEvent[] = [];
     for await (const event of client.chat(hello)) {
       events.push(event);
@@ -65,7 +54,7 @@ describe("chat stream", () => {
 
   it("streams with JSONL content type so proxies do not buffer it", async () => {
     engine.play([done]);
-    const res = await fetch(`${url}/trpc/chat?batch=1`, {
+    const res = await fetch(`${fake.url}/trpc/chat?batch=1`, {
       method: "POST",
       headers: { "content-type": "application/json", "trpc-accept": "application/jsonl" },
       body: JSON.stringify({ 0: hello }),
@@ -78,7 +67,7 @@ describe("chat stream", () => {
     const stop = gate();
     engine.play([{ type: "text", text: "A" }, () => stop.opened]);
     const controller = new AbortController();
-    const client = createPhi4Client({ url });
+    const client = createPhi4Client({ url: fake.url });
     const received: ChatEvent[] = [];
     const consuming = (async () => {
       for await (const event of client.chat(hello, { signal: controller.signal })) {
@@ -97,7 +86,9 @@ describe("chat stream", () => {
     const never = gate();
     engine.play([async () => started.open(), () => never.opened]);
     const controller = new AbortController();
-    const consuming = collect(createPhi4Client({ url }).chat(hello, { signal: controller.signal }));
+    const consuming = collect(
+      createPhi4Client({ url: fake.url }).chat(hello, { signal: controller.signal }),
+    );
     await started.opened;
     controller.abort();
     await expect(consuming).rejects.toThrow();
@@ -110,7 +101,8 @@ describe("chat stream", () => {
     const received: ChatEvent[] = [];
     let failure: unknown;
     try {
-      for await (const event of createPhi4Client({ url }).chat(hello)) received.push(event);
+      for await (const event of createPhi4Client({ url: fake.url }).chat(hello))
+        received.push(event);
     } catch (error) {
       failure = error;
     }
@@ -124,14 +116,14 @@ describe("chat stream", () => {
   it("keeps the message of an error written for callers (expose)", async () => {
     const error = Object.assign(new Error("model failed to load: disk full"), { expose: true });
     engine.play([error]);
-    const failure = await collect(createPhi4Client({ url }).chat(hello)).catch((e) => e);
+    const failure = await collect(createPhi4Client({ url: fake.url }).chat(hello)).catch((e) => e);
     expect(errorCode(failure)).toBe("INTERNAL_SERVER_ERROR");
     expect((failure as Error).message).toBe("model failed to load: disk full");
   });
 
   it("maps a full queue to TOO_MANY_REQUESTS with a retry hint", async () => {
     engine.play([new QueueFullError(1500)]);
-    const failure = await collect(createPhi4Client({ url }).chat(hello)).catch((e) => e);
+    const failure = await collect(createPhi4Client({ url: fake.url }).chat(hello)).catch((e) => e);
     expect(errorCode(failure)).toBe("TOO_MANY_REQUESTS");
     expect(errorData(failure).retryAfterMs).toBe(1500);
   });
@@ -142,7 +134,7 @@ describe("chat stream", () => {
       [new NotReadyError("loading")],
       [{ type: "text", text: "ok" }, done],
     );
-    const events = await collect(createPhi4Client({ url }).chat(hello));
+    const events = await collect(createPhi4Client({ url: fake.url }).chat(hello));
     expect(events).toEqual([
       { type: "status", phase: "downloading", progress: 0.25 },
       { type: "status", phase: "loading" },
@@ -159,7 +151,7 @@ describe("chat stream", () => {
       [async () => void times.push(performance.now()), draining],
       [async () => void times.push(performance.now()), done],
     );
-    const events = await collect(createPhi4Client({ url }).chat(hello));
+    const events = await collect(createPhi4Client({ url: fake.url }).chat(hello));
     expect(events.at(-1)).toEqual(done);
     // Its own backoff would have come back after 500 ms.
     expect((times[1] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(1_450);
@@ -167,9 +159,9 @@ describe("chat stream", () => {
 
   it("gives up waiting for readiness after waitReadyMs with SERVICE_UNAVAILABLE", async () => {
     engine.play([new NotReadyError("downloading", 0.1)], [new NotReadyError("downloading", 0.2)]);
-    const failure = await collect(createPhi4Client({ url, waitReadyMs: 100 }).chat(hello)).catch(
-      (e) => e,
-    );
+    const failure = await collect(
+      createPhi4Client({ url: fake.url, waitReadyMs: 100 }).chat(hello),
+    ).catch((e) => e);
     expect(errorCode(failure)).toBe("SERVICE_UNAVAILABLE");
     expect(errorData(failure).phase).toBe("downloading");
   });
@@ -177,7 +169,7 @@ describe("chat stream", () => {
 
 describe("model", () => {
   it("returns what is loaded", async () => {
-    const info = await createPhi4Client({ url }).model();
+    const info = await createPhi4Client({ url: fake.url }).model();
     expect(info.file).toBe("fake.gguf");
     expect(info.gpu).toBe(false);
   });
@@ -185,7 +177,7 @@ describe("model", () => {
   it("reports SERVICE_UNAVAILABLE with the phase while loading", async () => {
     engine.modelError = new NotReadyError("loading", 0.5);
     try {
-      const failure = await createPhi4Client({ url })
+      const failure = await createPhi4Client({ url: fake.url })
         .model()
         .catch((e) => e);
       expect(errorCode(failure)).toBe("SERVICE_UNAVAILABLE");
@@ -236,7 +228,7 @@ describe("input validation", () => {
   ];
 
   it.each(cases)("rejects %s with BAD_REQUEST naming the field", async (_name, input, field) => {
-    const client = createPhi4Client({ url });
+    const client = createPhi4Client({ url: fake.url });
     const failure = await collect(client.chat(input as ChatInput)).catch((e) => e);
     expect(errorCode(failure)).toBe("BAD_REQUEST");
     expect((failure as Error).message).toContain(field);
@@ -259,7 +251,7 @@ describe("input validation", () => {
       stop: ["END"],
       reasoning: { budget: 32 },
     };
-    await collect(createPhi4Client({ url }).chat(input));
+    await collect(createPhi4Client({ url: fake.url }).chat(input));
     expect(engine.calls[0]?.input).toEqual(input);
   });
 });

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { createHTTPServer } from "@trpc/server/adapters/standalone";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import {
   type ChatEvent,
   type ChatInput,
@@ -90,4 +91,20 @@ export async function serveEngine(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * A test file's FakeEngine on real HTTP: served before all its tests (`url` is set then),
+ * reset before each, closed after all.
+ */
+export function useFakeEngine(): { engine: FakeEngine; url: string } {
+  const served = { engine: new FakeEngine(), url: "" };
+  let server: Awaited<ReturnType<typeof serveEngine>> | undefined;
+  beforeAll(async () => {
+    server = await serveEngine(served.engine);
+    served.url = server.url;
+  });
+  afterAll(() => server?.close());
+  beforeEach(() => served.engine.reset());
+  return served;
 }
