@@ -3,6 +3,8 @@ import { createPhi4Client, errorCode, errorData } from "@phi4-edge/shared/client
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { TINY_REPLY } from "../../gpu-runner/dev/tiny-model/write-tiny-model";
+import { keyId, storageKey } from "../src/auth/api-key";
+import { savedLimiterStates } from "./saved-limiter-states";
 import { seedKeys } from "./seed-keys";
 import { runnerMetric, type Stack, startStack, until } from "./with-stack";
 
@@ -260,11 +262,13 @@ describe("abort", () => {
   // (or queued) when its caller aborts, however slow the machine.
   let endless: Stack;
   let key: string;
+  let evicted: string;
   beforeAll(async () => {
     endless = await startStack({ endless: true, edgeVars: { CONCURRENT_STREAMS: "8" } });
-    ({ abort: key } = (await seedKeys(`${endless.dir}/state`, [{ name: "abort" }])) as {
-      abort: string;
-    });
+    ({ abort: key, evicted } = (await seedKeys(`${endless.dir}/state`, [
+      { name: "abort" },
+      { name: "evicted", limits: { streams: 1, perMinute: 2 } },
+    ])) as { abort: string; evicted: string });
   }, 120_000);
   afterAll(() => endless?.stop());
 
@@ -324,6 +328,42 @@ describe("abort", () => {
     await Promise.allSettled(rest);
     await until(async () => (await metric("phi4_queue_depth")) === 0, "queue empty");
     await until(async () => (await metric("phi4_active_sequences")) === 0, "no busy sequence");
+  });
+
+  test("the limiter's counts survive its eviction once saved: an open stream, the minute's requests", async () => {
+    const caller = keyId(await storageKey(evicted));
+    const models = () =>
+      fetch(`${endless.edge.url}/v1/models`, { headers: { authorization: `Bearer ${evicted}` } });
+    const controller = new AbortController();
+    const stream = createPhi4Client({ url: endless.edge.url, apiKey: evicted })
+      .chat({ ...HI, maxTokens: 20_000 }, { signal: controller.signal })
+      [Symbol.asyncIterator]();
+    expect((await stream.next()).done).toBe(false);
+    // Counts are written shortly after they change (SAVE_AFTER_MS), and an object waits for
+    // that write before it may go to sleep. Whatever restarts it after that finds them again.
+    await until(
+      () =>
+        savedLimiterStates(`${endless.dir}/state`).some(
+          (s) => s.recent.length === 1 && Object.keys(s.leases).length === 1,
+        ),
+      "limiter state saved",
+    );
+    await endless.edge.evictLimiter(caller);
+    const refused = await models();
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /concurrent streams/,
+    );
+    controller.abort();
+    await (async () => {
+      for (let r = await stream.next(); !r.done; r = await stream.next()) {}
+    })().catch(() => {}); // the abort ends it, with whatever was already buffered first
+    await until(async () => (await models()).status === 200, "lease released after eviction");
+    const spent = await models();
+    expect(spent.status).toBe(429);
+    expect(((await spent.json()) as { error: { message: string } }).error.message).toMatch(
+      /per minute/,
+    );
   });
 });
 

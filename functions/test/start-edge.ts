@@ -13,6 +13,8 @@ export interface StartedEdge {
   url: string;
   /** Every line the Worker logged. */
   logs: string[];
+  /** Drops a caller's KeyLimiter from memory at once (as a restart would); its storage stays. */
+  evictLimiter(callerId: string): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -21,6 +23,11 @@ export interface StartEdgeOptions {
   vars: Record<string, string>;
   /** Persisted local state (KV, Durable Objects): the folder `npm run keys -- --persist-to` uses. */
   persistTo: string;
+}
+
+/** The part of wrangler's local runtime (Miniflare) the tests use. */
+interface LocalRuntime {
+  unsafeEvictDurableObject(script: string, className: string, id: { name: string }): Promise<void>;
 }
 
 /** The real Worker under workerd (wrangler's dev server) on a free loopback port. */
@@ -49,5 +56,19 @@ export async function startEdge(options: StartEdgeOptions): Promise<StartedEdge>
   } as Parameters<typeof unstable_startWorker>[0]);
   await worker.ready;
   const url = (await worker.url).origin;
-  return { url, logs, dispose: () => worker.dispose() };
+  const runtime = (worker.raw as unknown as { runtimes: { mf?: LocalRuntime }[] }).runtimes[0];
+  return {
+    url,
+    logs,
+    evictLimiter: async (callerId) => {
+      if (!runtime?.mf) throw new Error("no local runtime to evict from");
+      await runtime.mf
+        .unsafeEvictDurableObject("phi4-edge", "KeyLimiter", { name: callerId })
+        .catch((error: Error) => {
+          // Already out of memory (the runtime puts idle objects to sleep): as good as evicted.
+          if (!/not currently running/.test(error.message)) throw error;
+        });
+    },
+    dispose: () => worker.dispose(),
+  };
 }
