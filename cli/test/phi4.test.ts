@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { ChatEvent } from "../../shared/src";
 import { useFakeEngine } from "../../shared/test/fake-engine";
+import { answerPrompts } from "./answer-prompts";
 
 const bin = fileURLToPath(new URL("../bin/phi4.js", import.meta.url));
 const done: ChatEvent = {
@@ -24,22 +25,8 @@ const { engine } = fake;
 
 /** Runs the real `phi4` bin as a process, feeding `stdin` line by line as it prompts. */
 function phi4(args: string[], stdin: string[] = []) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-      // Answer the next prompt only once the previous answer has been printed in full.
-      if (stdout.endsWith("› ")) child.stdin.write(`${stdin.shift() ?? "/exit"}\n`);
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: "1" } });
+  return answerPrompts(child, stdin);
 }
 
 describe("phi4 chat", () => {

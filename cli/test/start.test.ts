@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TINY_REPLY, writeTinyModel } from "../../gpu-runner/dev/tiny-model/write-tiny-model";
 import { freePort } from "../src/stack/free-port";
+import { answerPrompts } from "./answer-prompts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 let dir: string;
@@ -17,26 +18,11 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** Runs the real `npm start`, answering each chat prompt with the next of `lines`. */
 function npmStart(env: Record<string, string>, lines: string[] = []) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn("npm", ["start", "--silent"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        MODEL_CACHE_DIR: join(dir, "models"),
-        ...env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-      if (stdout.endsWith("› ")) child.stdin.write(`${lines.shift() ?? "/exit"}\n`);
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("close", (code) => done({ code, stdout, stderr }));
+  const child = spawn("npm", ["start", "--silent"], {
+    cwd: ROOT,
+    env: { ...process.env, MODEL_CACHE_DIR: join(dir, "models"), ...env },
   });
+  return answerPrompts(child, lines);
 }
 
 describe("npm start", () => {
