@@ -8,7 +8,7 @@ import {
 } from "@phi4-edge/shared";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TINY_REPLY, TINY_REPLY_TOKENS } from "../../dev/tiny-model/write-tiny-model";
-import { type CollectChatOptions, collectChat } from "../../test/collect-chat";
+import { collectChat } from "../../test/collect-chat";
 import { useTinyEngines } from "../../test/tiny-engines";
 import { createLogger } from "../log";
 import { ModelLoadError } from "./engine-errors";
@@ -21,20 +21,22 @@ import { GpuUnavailableError } from "./load-llama";
 const engines = useTinyEngines({ slow: { random: { layers: 2, embedding: 256 }, type: "Q8_0" } });
 const hello: ChatInput = { messages: [{ role: "user", content: "hello" }], temperature: 0 };
 
-function collect(engine: LlamaEngine, input: ChatInput = hello, options?: CollectChatOptions) {
-  return collectChat(engine, input, options);
-}
+const collect = (engine: LlamaEngine, input: ChatInput = hello) => collectChat(engine, input);
 
-/** Resolves with the first event `predicate` accepts, while the stream keeps going. */
-function waitFor(events: ChatEvent[], predicate: (e: ChatEvent) => boolean) {
-  return new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if (events.some(predicate)) {
-        clearInterval(check);
-        resolve();
-      }
-    }, 5);
-  });
+/** A chat left running: its events so far, its end, and a wait for an event while it goes on. */
+function startChat(engine: LlamaEngine, input: ChatInput, signal?: AbortSignal) {
+  const events: ChatEvent[] = [];
+  const ended = collectChat(engine, input, { signal, onEvent: (e) => events.push(e) });
+  const seen = (predicate: (e: ChatEvent) => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (events.some(predicate)) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+  return { events, ended, seen };
 }
 
 describe("LlamaEngine on the tiny model", () => {
@@ -177,28 +179,12 @@ describe("parallel sequences and the queue", () => {
   it("turns a caller away with a retry hint when the queue is full, and frees the slot on abort", async () => {
     const engine = await engines.start({ parallel: 1, queueMax: 1, contextSize: 4096 }, "slow");
     const busy = new AbortController();
-    const busyEvents: ChatEvent[] = [];
-    const running = collect(
-      engine,
-      { ...hello, maxTokens: 2500 },
-      {
-        signal: busy.signal,
-        onEvent: (e) => busyEvents.push(e),
-      },
-    ).catch((e) => e);
-    await waitFor(busyEvents, (e) => e.type === "text");
+    const running = startChat(engine, { ...hello, maxTokens: 2500 }, busy.signal);
+    const busyEnd = running.ended.catch((e) => e);
+    await running.seen((e) => e.type === "text");
 
-    const waiting = new AbortController();
-    const waitingEvents: ChatEvent[] = [];
-    const queued = collect(
-      engine,
-      { ...hello, maxTokens: 3 },
-      {
-        signal: waiting.signal,
-        onEvent: (e) => waitingEvents.push(e),
-      },
-    );
-    await waitFor(waitingEvents, (e) => e.type === "status" && e.phase === "queued");
+    const queued = startChat(engine, { ...hello, maxTokens: 3 });
+    await queued.seen((e) => e.type === "status" && e.phase === "queued");
 
     const full = await collect(engine, hello).catch((e) => e);
     expect(full).toBeInstanceOf(QueueFullError);
@@ -207,8 +193,8 @@ describe("parallel sequences and the queue", () => {
     // The busy caller leaves: its sequence goes to the queued caller, which then completes.
     const reason = new Error("caller left");
     busy.abort(reason);
-    expect(await running).toBe(reason);
-    const served = await queued;
+    expect(await busyEnd).toBe(reason);
+    const served = await queued.ended;
     expect(served.done.finishReason).toBe("length");
     expect(served.done.usage.completionTokens).toBe(3);
     expect(engine.stats()).toMatchObject({ queueDepth: 0, activeSequences: 0 });
@@ -217,16 +203,13 @@ describe("parallel sequences and the queue", () => {
   it("frees the slot when the caller aborts while its prompt is evaluated, before any token", async () => {
     const engine = await engines.start({ parallel: 1, queueMax: 1, contextSize: 4096 }, "slow");
     const controller = new AbortController();
-    const events: ChatEvent[] = [];
     // A long prompt: evaluating ~3k tokens keeps the sequence busy with no token out yet.
     const longPrompt = {
       messages: [{ role: "user" as const, content: "x".repeat(2500) }],
       maxTokens: 100,
     };
-    const ended = collect(engine, longPrompt, {
-      signal: controller.signal,
-      onEvent: (e) => events.push(e),
-    }).catch((e) => e);
+    const { events, ended } = startChat(engine, longPrompt, controller.signal);
+    const end = ended.catch((e) => e);
     await new Promise<void>((resolve) => {
       const check = setInterval(() => {
         if (engine.stats().activeSequences === 1) {
@@ -237,7 +220,7 @@ describe("parallel sequences and the queue", () => {
     });
     expect(events).toEqual([]);
     controller.abort(new Error("gone"));
-    expect(await ended).toMatchObject({ message: "gone" });
+    expect(await end).toMatchObject({ message: "gone" });
     expect(events).toEqual([]);
     expect(engine.stats()).toMatchObject({ activeSequences: 0, queueDepth: 0 });
     const next = await collect(engine, { ...hello, maxTokens: 2 });
@@ -249,14 +232,13 @@ describe("cold start and shutdown", () => {
   it("makes callers wait through downloading and loading, then streams tokens", async () => {
     const engine = engines.create();
     engine.setDownloading(0);
-    const events: ChatEvent[] = [];
-    const result = collect(engine, hello, { onEvent: (e) => events.push(e) });
-    await waitFor(events, (e) => e.type === "status" && e.phase === "downloading");
+    const waiting = startChat(engine, hello);
+    await waiting.seen((e) => e.type === "status" && e.phase === "downloading");
     expect(() => engine.model()).toThrow(NotReadyError);
     engine.setDownloading(0.5);
-    await waitFor(events, (e) => e.type === "status" && e.progress === 0.5);
+    await waiting.seen((e) => e.type === "status" && e.progress === 0.5);
     await engine.load(engines.model());
-    const { text, statuses } = await result;
+    const { text, statuses } = await waiting.ended;
     expect(text).toBe(TINY_REPLY.text);
     const phases = statuses.map((s) => (s.type === "status" ? s.phase : ""));
     expect(phases[0]).toBe("downloading");
@@ -274,15 +256,10 @@ describe("cold start and shutdown", () => {
 
   it("drains: ends a running stream at the deadline with finishReason abort", async () => {
     const engine = await engines.start({ parallel: 1, contextSize: 4096 }, "slow");
-    const events: ChatEvent[] = [];
-    const running = collect(
-      engine,
-      { ...hello, maxTokens: 2500 },
-      { onEvent: (e) => events.push(e) },
-    );
-    await waitFor(events, (e) => e.type === "text");
+    const running = startChat(engine, { ...hello, maxTokens: 2500 });
+    await running.seen((e) => e.type === "text");
     await engine.drain(0);
-    const { done } = await running;
+    const { done } = await running.ended;
     expect(done.finishReason).toBe("abort");
     expect(done.usage.completionTokens).toBeGreaterThan(0);
     expect(done.usage.completionTokens).toBeLessThan(2500);
