@@ -44,7 +44,7 @@ async function stack(
     runner.child.kill("SIGCONT");
     await runner.stop("SIGKILL");
   });
-  await until(async () => (await fetch(`${runner.url}/readyz`)).ok, "runner ready", 60_000);
+  await runner.ready();
   const edge = await startEdge({
     persistTo: join(dir, "state"),
     vars: {

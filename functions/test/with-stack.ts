@@ -33,7 +33,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     CONTEXT_SIZE: "2048",
     ...options.runnerEnv,
   });
-  await until(async () => (await fetch(`${runner.url}/readyz`)).ok, "runner ready");
+  await runner.ready();
   const edge = await startEdge({
     persistTo: join(dir, "state"),
     vars: { RUNNER_URL: runner.url, RUNNER_SECRET: runner.secret, ...options.edgeVars },

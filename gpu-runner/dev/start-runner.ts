@@ -14,6 +14,8 @@ export interface StartedRunner {
   logs: string[];
   /** Sends `signal` (default SIGTERM) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves once `/readyz` answers 200 (the model is loaded); throws if the runner exits first. */
+  ready(timeoutMs?: number): Promise<void>;
 }
 
 export interface StartRunnerOptions {
@@ -87,14 +89,25 @@ export async function startRunner(
     });
   });
 
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     secret,
     child,
     logs,
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
+    },
+    async ready(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`runner exited before it was ready:\n${logs.join("\n")}`);
+        }
+        if (Date.now() > deadline) throw new Error(`runner not ready within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
   };
 }

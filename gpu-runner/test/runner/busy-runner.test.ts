@@ -38,7 +38,7 @@ async function start(env: Record<string, string> = {}) {
     CONTEXT_SIZE: "4096",
     ...env,
   });
-  await until(async () => (await fetch(`${started.url}/readyz`)).status === 200);
+  await started.ready();
   return started;
 }
 

@@ -17,11 +17,7 @@ beforeAll(async () => {
   const model = join(dir, "slow.gguf");
   await writeTinyModel(model, { random: { layers: 2, embedding: 256 }, type: "Q8_0" });
   runner = await startRunner({ MODEL_PATH: model, PARALLEL: "2", CONTEXT_SIZE: "4096" });
-  const deadline = Date.now() + 30_000;
-  while ((await fetch(`${runner.url}/readyz`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error("runner not ready");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await runner.ready();
 });
 afterAll(async () => {
   await runner?.stop("SIGKILL");

@@ -22,11 +22,7 @@ beforeAll(async () => {
   await writeTinyModel(model);
   runner = await startRunner({ MODEL_PATH: model, PARALLEL: "2", CONTEXT_SIZE: "2048" });
   openai = new OpenAI({ baseURL: `${runner.url}/v1`, apiKey: runner.secret, maxRetries: 0 });
-  const deadline = Date.now() + 30_000;
-  while ((await fetch(`${runner.url}/readyz`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error("runner not ready");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await runner.ready();
 });
 
 afterAll(async () => {

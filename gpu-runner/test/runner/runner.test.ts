@@ -22,7 +22,7 @@ beforeAll(async () => {
   const model = join(dir, "tiny.gguf");
   await writeTinyModel(model);
   runner = await startRunner({ MODEL_PATH: model, PARALLEL: "2", CONTEXT_SIZE: "2048" });
-  await until(async () => (await fetch(`${runner.url}/readyz`)).status === 200);
+  await runner.ready();
 });
 
 afterAll(async () => {
