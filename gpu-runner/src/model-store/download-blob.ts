@@ -1,6 +1,6 @@
 import { open, stat, statfs, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type FileDownloadInfoOutput, HubApiError } from "@huggingface/hub";
+import type { FileDownloadInfoOutput } from "@huggingface/hub";
 import type { Logger } from "pino";
 import type { RetryPolicy } from "./backoff";
 import { classifyHubError, type HubTarget } from "./classify-hub-error";
@@ -13,6 +13,7 @@ import {
   volumeFailed,
 } from "./errors";
 import { FileHasher } from "./file-hasher";
+import type { Http1Response } from "./http1-get";
 import { HubFetch } from "./hub-fetch";
 import {
   dropPrefixRecord,
@@ -21,6 +22,7 @@ import {
   removePartial,
   settlePartial,
 } from "./partial-download";
+import { rangeRequest } from "./range-request";
 import type { BlobCheck } from "./verified-blob";
 import { withRetries } from "./with-retries";
 
@@ -46,13 +48,16 @@ export interface DownloadBlobOptions {
   logger?: Logger;
 }
 
+/** A connection's writes: up to this many bytes each (slabs reused for the whole download)… */
+const SLAB_BYTES = 4 << 20;
+/** …and at least this many, unless the range ends, so progress and an abort keep what arrived. */
 const FLUSH_BYTES = 1 << 20;
 const SYNC_BYTES = 32 << 20;
 
 /**
  * Downloads the file into `tempPath` over the Hub's plain LFS route (what `@huggingface/hub` takes
- * with `xet: false`: resolve → 302 → CDN) with
- * up to `connections` ranged requests at once, each written in place as it arrives; resumes after
+ * with `xet: false`: resolve → 302 → CDN) with up to `connections` ranged requests at once
+ * (`http1Get`: a socket read into one reused buffer), each written in place as it arrives; resumes after
  * the complete prefix the temp file holds; retries dropped, stalled and 5xx responses with
  * backoff; and checks size and hash at the end. The hash follows the complete prefix as it grows,
  * reading the file back on a worker thread, so it covers exactly the bytes on the volume.
@@ -163,6 +168,11 @@ class TransferState {
   /** How far past the complete prefix a range may start: bounds what a crash can lose. */
   private readonly window: number;
   private waiters: (() => void)[] = [];
+  /**
+   * Slabs for the connections' writes, reused for the whole download: fresh memory costs a page
+   * fault per 4 KiB on first touch, which on a VM cost more than the copy itself.
+   */
+  private readonly slabs: ArrayBuffer[] = [];
   outOfOrder = false;
   private recorded: Promise<void> | undefined;
   private unsynced = 0;
@@ -215,6 +225,14 @@ class TransferState {
       await this.recorded;
     }
     return range;
+  }
+
+  takeSlab(): Buffer {
+    return Buffer.from(this.slabs.pop() ?? new ArrayBuffer(SLAB_BYTES));
+  }
+
+  returnSlab(slab: Buffer): void {
+    if (slab.buffer.byteLength === SLAB_BYTES) this.slabs.push(slab.buffer as ArrayBuffer);
   }
 
   finish(range: Range): void {
@@ -292,7 +310,7 @@ async function fetchRange(
         range,
         state,
         // A server that ignored Range sent the file from 0.
-        skip: () => (hub.lastStatus === 200 ? before : 0),
+        skip: hub.lastStatus === 200 ? before : 0,
       });
       if (range.pos < range.end)
         throw new Error(`the body ended at ${range.pos} of ${o.size} bytes`);
@@ -324,126 +342,142 @@ async function fetchRange(
 }
 
 /**
- * `GET resolve` (redirected to the CDN) for the bytes of `range`, as `@huggingface/hub`'s own
- * blob does it (`xet: false`), but without its extra stream per response and with the status
- * kept for `classifyHubError`. The whole file is asked for without a Range header.
+ * `GET resolve` (redirected to the CDN) for the bytes of `range`, the route `@huggingface/hub`
+ * takes with `xet: false`. The whole file is asked for without a Range header.
  */
-async function requestRange(
+function requestRange(
   range: Range,
   c: { state: TransferState; hub: HubFetch },
-): Promise<ReadableStream<Uint8Array>> {
-  const { o } = c.state;
+): Promise<Http1Response> {
+  const { o, signal } = c.state;
   const whole = range.pos === 0 && range.end === o.size;
-  const response = await c.hub.fetch(o.info.url, {
-    headers: {
-      ...(whole ? {} : { Range: `bytes=${range.pos}-${range.end - 1}` }),
-      // fetch drops it on the redirect to the CDN's other origin
-      ...(o.accessToken ? { Authorization: `Bearer ${o.accessToken}` } : {}),
-    },
+  return rangeRequest(o.info.url, {
+    ...(whole ? {} : { range: `bytes=${range.pos}-${range.end - 1}` }),
+    ...(o.accessToken ? { accessToken: o.accessToken } : {}),
+    idleMs: o.idleMs,
+    signal,
+    hub: c.hub,
   });
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new HubApiError(o.info.url, response.status);
-  }
-  return response.body;
 }
 
 /**
- * Streams one response into the file at `range.pos`, batching writes. `range.pos` advances only
- * once a write has resolved, so a failed write never counts bytes that are not in the file.
+ * Streams one response into the file at `range.pos`. The socket's bytes are copied into slabs,
+ * each written with one positional write while the next fills (a write as soon as the disk is
+ * free, of at least a megabyte, at most a slab): few syscalls and no await per chunk. With two
+ * slabs waiting for the disk the socket pauses. `range.pos` advances only once a write has
+ * resolved, so a failed write never counts bytes that are not in the file.
  */
 async function readInto(
-  stream: ReadableStream<Uint8Array>,
-  s: { range: Range; state: TransferState; skip: () => number },
+  answer: Http1Response,
+  s: { range: Range; state: TransferState; skip: number },
 ): Promise<void> {
   const { range, state } = s;
   const { file, o } = state;
-  let toSkip: number | undefined;
-  let batch: Buffer[] = [];
-  let batched = 0;
-  let inFlight = 0; // bytes handed to the write that has not resolved yet
-  let writing: Promise<unknown> = Promise.resolve();
-  const flush = async () => {
-    if (batched === 0) return;
-    const chunks = batch;
-    const length = batched;
-    batch = [];
-    batched = 0;
-    await writing; // the previous write has advanced range.pos, or this throws its error
-    if (state.syncFailed) throw state.syncFailed;
-    inFlight = length;
-    writing = writeAll(file, chunks, range.pos).then(
-      () => {
-        range.pos += length;
-        inFlight = 0;
-        state.wrote(length);
-      },
-      (e: unknown) => {
+  let toSkip = s.skip;
+  const full: Buffer[] = [];
+  let slab = state.takeSlab();
+  let filled = 0;
+  let queued = 0; // bytes in `full` and in the write under way
+  let writing: Promise<void> | undefined;
+  let failure: unknown;
+  let writeFailure: TempFileError | undefined; // wins over a network failure: it is fatal
+  let paused = false;
+
+  const writeQueued = async () => {
+    for (let next = full.shift(); next; next = full.shift()) {
+      if (state.syncFailed) throw state.syncFailed;
+      await writeAll(file, next, range.pos).catch((e: unknown) => {
         throw new TempFileError(e);
-      },
-    );
-    // A write that fails before it is awaited (ENOSPC, EIO) must not crash the process: it is
-    // awaited before the next write and in the finally below, and thrown from there.
-    writing.catch(() => {});
+      });
+      range.pos += next.length;
+      queued -= next.length;
+      state.wrote(next.length);
+      state.returnSlab(next);
+      if (paused && full.length < 2) {
+        paused = false;
+        answer.resume();
+      }
+    }
   };
-  const settle = async () => {
-    await flush();
-    await writing;
-    if (state.syncFailed) throw state.syncFailed;
+  const startWrite = () => {
+    if (filled === 0) return;
+    full.push(slab.subarray(0, filled));
+    queued += filled;
+    slab = state.takeSlab();
+    filled = 0;
+    writing ??= writeQueued()
+      .catch((e: unknown) => {
+        writeFailure ??= e instanceof TempFileError ? e : new TempFileError(e);
+        answer.destroy(writeFailure);
+      })
+      .finally(() => {
+        writing = undefined;
+        if (full.length > 0 && !writeFailure) startWrite();
+      });
   };
-  const reader = stream.getReader();
-  let ended = false;
+  const onData = (view: Buffer): boolean => {
+    let chunk = view;
+    if (toSkip > 0) {
+      const n = Math.min(toSkip, chunk.length);
+      toSkip -= n;
+      chunk = chunk.subarray(n);
+    }
+    const room = range.end - (range.pos + queued + filled);
+    if (chunk.length > room) {
+      if (range.end === o.size) {
+        failure ??= new ChecksumMismatchError(
+          o.target.file,
+          `${o.size} bytes`,
+          `more than ${o.size} bytes`,
+        );
+        answer.destroy(failure as Error);
+        return false;
+      }
+      chunk = chunk.subarray(0, room); // the rest belongs to other ranges
+    }
+    while (chunk.length > 0) {
+      const n = chunk.copy(slab, filled);
+      filled += n;
+      chunk = chunk.subarray(n);
+      if (filled === slab.length) startWrite();
+    }
+    if (range.pos + queued + filled >= range.end) {
+      startWrite();
+      answer.destroy(RANGE_DONE);
+      return false;
+    }
+    if (filled >= FLUSH_BYTES && !writing) startWrite();
+    if (full.length >= 2) paused = true;
+    return !paused;
+  };
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
-        ended = true;
-        break;
-      }
-      toSkip ??= s.skip();
-      let chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      if (toSkip > 0) {
-        const n = Math.min(toSkip, chunk.length);
-        toSkip -= n;
-        chunk = chunk.subarray(n);
-      }
-      const room = range.end - (range.pos + inFlight + batched);
-      if (chunk.length > room) {
-        if (range.end === o.size) {
-          throw new ChecksumMismatchError(
-            o.target.file,
-            `${o.size} bytes`,
-            `more than ${o.size} bytes`,
-          );
-        }
-        chunk = chunk.subarray(0, room); // the rest belongs to other ranges
-      }
-      batch.push(chunk);
-      batched += chunk.length;
-      if (range.pos + inFlight + batched >= range.end) break; // flushed below
-      if (batched >= FLUSH_BYTES) await flush();
-    }
+    await answer.read(onData);
+  } catch (error) {
+    if (error !== RANGE_DONE) failure ??= error;
   } finally {
-    try {
-      await settle(); // keep what arrived: a retry resumes right after it
-    } finally {
-      // Stop the transfer we gave up on (disk full, bad bytes, range done), or it lingers.
-      if (!ended) await reader.cancel().catch(() => {});
-      reader.releaseLock();
-    }
+    // Keep what arrived: a retry resumes right after it.
+    if (!writeFailure) startWrite();
+    while (writing) await writing;
+    state.returnSlab(slab);
+    for (const unwritten of full.splice(0)) state.returnSlab(unwritten);
   }
+  if (writeFailure) throw writeFailure;
+  if (failure !== undefined) throw failure;
+  if (state.syncFailed) throw state.syncFailed;
 }
 
-/** One positional writev (no copy); a short write is finished, or fails with the OS's error. */
+/** Ends a response once its range is in hand (a server that ignored Range sends on). */
+const RANGE_DONE = new Error("range complete");
+
+/** One positional write; a short write is finished, or fails with the OS's error. */
 async function writeAll(
   file: import("node:fs/promises").FileHandle,
-  chunks: Buffer[],
+  bytes: Buffer,
   position: number,
 ): Promise<void> {
-  const length = chunks.reduce((n, c) => n + c.length, 0);
-  const { bytesWritten } = await file.writev(chunks, position);
-  if (bytesWritten < length) {
-    const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  const { bytesWritten } = await file.writev([bytes], position);
+  if (bytesWritten < bytes.length) {
+    const rest = bytes.subarray(bytesWritten);
     const { bytesWritten: more } = await file.write(rest, 0, rest.length, position + bytesWritten);
     if (more < rest.length) throw Object.assign(new Error("short write"), { code: "ENOSPC" });
   }
