@@ -8,7 +8,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Gives every request an id (the caller's `x-request-id` when sane, a new one otherwise) and a
- * logger carrying it, answers with the id, and logs one access line.
+ * logger carrying it, answers with the id, and logs one access line after the response.
  */
 export function requestContext(): MiddlewareHandler<EdgeEnv> {
   const root = createLogger({ service: "edge" });
@@ -21,15 +21,14 @@ export function requestContext(): MiddlewareHandler<EdgeEnv> {
     const started = Date.now();
     await next();
     c.header("x-request-id", requestId);
-    log.info(
-      {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        caller: c.get("caller")?.id,
-        ms: Date.now() - started,
-      },
-      "request",
-    );
+    const fields = {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      caller: c.get("caller")?.id,
+      ms: Date.now() - started,
+    };
+    // Written once the response has gone: the caller never waits for a log line.
+    c.executionCtx.waitUntil(scheduler.wait(0).then(() => log.info(fields, "request")));
   };
 }
