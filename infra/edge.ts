@@ -82,7 +82,8 @@ export const worker = new sst.cloudflare.Worker("Edge", {
   },
   migrations: [{ tag: "v1", newSqliteClasses: ["KeyLimiter"] }],
   // Served before the Worker runs and without a key; other paths reach the Worker's allow-list.
-  assets: { directory: PLAYGROUND_ASSETS },
+  // The API's paths go to the Worker first, without a look in the assets.
+  assets: { directory: PLAYGROUND_ASSETS, runWorkerFirst: ["/v1/*", "/trpc/*", "/healthz"] },
   link: [keys, limiter, runnerSecretBinding, runnerWaker],
   environment: {
     RUNNER_URL: runnerUrl,

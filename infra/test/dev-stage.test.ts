@@ -276,7 +276,7 @@ describe("the edge Worker", () => {
     });
   });
 
-  test("serves the built playground as static assets, as wrangler.jsonc does", () => {
+  test("serves the built playground as static assets, API paths to the Worker first, as wrangler.jsonc does", () => {
     const script = deploy.one("cloudflare:index/workersScript:WorkersScript");
     const directory = script.inputs.assets.directory as string;
     expect(directory).toBe(path.join(root, "functions/playground/dist"));
@@ -284,9 +284,11 @@ describe("the edge Worker", () => {
     expect(script.inputs.assets.config.headers).toContain("Content-Security-Policy");
     const jsonc = readFileSync(new URL("../../functions/wrangler.jsonc", import.meta.url), "utf8");
     const local = JSON.parse(jsonc.replace(/^\s*\/\/.*$/gm, "")) as {
-      assets: { directory: string };
+      assets: { directory: string; run_worker_first: string[] };
     };
     expect(path.resolve(root, "functions", local.assets.directory)).toBe(directory);
+    // API paths skip the assets lookup in both.
+    expect(script.inputs.assets.config.runWorkerFirst).toEqual(local.assets.run_worker_first);
   });
 
   test("runs with the compatibility date and flags `wrangler dev` uses locally", () => {
