@@ -97,6 +97,18 @@ export default async function edgeBench(): Promise<Figure[]> {
         higherIsBetter: false,
         note: `GET /v1/models with an API key (auth, limits, logging) vs a Worker that only forwards; each minus the direct call made beside it; ${SMALL_REQUESTS} each, interleaved`,
       }),
+      figure({
+        id: "edge.added-latency.p99",
+        title: "Latency the edge adds to a small request, p99",
+        value: percentile(edgeAdds, 99),
+        unit: "ms",
+        baseline: {
+          title: "a bare pass-through Worker under the same wrangler dev",
+          value: percentile(bareAdds, 99),
+        },
+        higherIsBetter: false,
+        note: "as the p50 above",
+      }),
       latency(
         "edge.latency.p50",
         "Small request through the edge, p50",
@@ -141,7 +153,7 @@ export default async function edgeBench(): Promise<Figure[]> {
 }
 
 /** The baseline Worker (bench/bare-worker.ts) with the edge's compatibility settings. */
-async function startBareWorker(
+export async function startBareWorker(
   runnerUrl: string,
   secret: string,
 ): Promise<{ url: string; dispose(): Promise<void> }> {
@@ -230,7 +242,7 @@ interface Tap {
 }
 
 /** A loopback HTTP proxy to the runner that timestamps every JSONL line it forwards. */
-async function startTap(runnerUrl: string): Promise<Tap> {
+export async function startTap(runnerUrl: string): Promise<Tap> {
   const seen = new Map<string, number>();
   const target = new URL(runnerUrl);
   const server = createServer((req, res) => {
@@ -276,7 +288,7 @@ function lineSplitter(onLine: (line: string, at: number) => void) {
   };
 }
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return (
     sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN

@@ -1,0 +1,152 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { unstable_startWorker } from "wrangler";
+import { seedKeys } from "../functions/test/seed-keys";
+import { startEdge } from "../functions/test/start-edge";
+import { until } from "../functions/test/with-stack";
+import { startRunner } from "../gpu-runner/dev/start-runner";
+import { writeTinyModel } from "../gpu-runner/dev/tiny-model/write-tiny-model";
+import { percentile, startBareWorker, startTap } from "./edge";
+import { isMain } from "./figure";
+
+const ROUNDS = Number(process.env.ROUNDS ?? 200);
+const PARTS_VARIANTS = (
+  process.env.VARIANTS ??
+  "bare,bare+relay,bare+hash,bare+log,bare+limiter,edge,edge-no-limiter,edge-no-write,edge-no-log,edge-kv-every-request"
+).split(",");
+
+/**
+ * What each part of the edge costs on a small authenticated request (GET /v1/models): the
+ * real edge and the bare Worker as in bench/edge.ts, plus bench/edge-parts-worker.ts, which
+ * runs the edge app with one part switched off, or the bare pass-through with one part added.
+ * Every variant once per round, in a shuffled order; each minus the direct call of its round.
+ */
+export async function edgeParts(): Promise<Record<string, { p50: number; p99: number }>> {
+  const dir = await mkdtemp(join(tmpdir(), "bench-edge-parts-"));
+  const model = join(dir, "tiny.gguf");
+  await writeTinyModel(model);
+  const runner = await startRunner({
+    MODEL_PATH: model,
+    GPU: "false",
+    THREADS: "1",
+    PARALLEL: "2",
+    CONTEXT_SIZE: "2048",
+  });
+  await until(async () => (await fetch(`${runner.url}/readyz`)).ok, "runner ready");
+  const tap = await startTap(runner.url);
+  const vars = { RUNNER_URL: tap.url, RUNNER_SECRET: runner.secret };
+  const edge = await startEdge({ persistTo: join(dir, "state"), vars });
+  const bare = await startBareWorker(tap.url, runner.secret);
+  const parts = await startParts(dir, vars);
+  try {
+    const limits = { perMinute: 1_000_000, streams: 100 };
+    const { bench: key } = (await seedKeys(join(dir, "state"), [{ name: "bench", limits }])) as {
+      bench: string;
+    };
+    const { bench: partsKey } = (await seedKeys(join(dir, "parts"), [
+      { name: "bench", limits },
+    ])) as { bench: string };
+    const direct = () => small(tap.url, { authorization: `Bearer ${runner.secret}` });
+    const targets: Record<string, () => Promise<number>> = {
+      "real-edge": () => small(edge.url, { authorization: `Bearer ${key}` }),
+      "real-bare": () => small(bare.url, { authorization: "Bearer anything" }),
+    };
+    for (const v of PARTS_VARIANTS) {
+      targets[v] = () =>
+        small(parts.url, { authorization: `Bearer ${partsKey}`, "x-bench-variant": v });
+    }
+    const entries = Object.entries(targets).map(([name, run]) => ({
+      name,
+      run,
+      added: [] as number[],
+    }));
+    for (let i = 0; i < 10; i++) {
+      await direct();
+      for (const t of entries) await t.run();
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      const directMs = await direct();
+      for (const t of shuffle(entries)) t.added.push((await t.run()) - directMs);
+    }
+    return Object.fromEntries(
+      entries.map((t) => [t.name, { p50: percentile(t.added, 50), p99: percentile(t.added, 99) }]),
+    );
+  } finally {
+    await parts.dispose();
+    await bare.dispose();
+    await edge.dispose();
+    tap.close();
+    await runner.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function startParts(dir: string, vars: { RUNNER_URL: string; RUNNER_SECRET: string }) {
+  const config = join(dir, "parts.json");
+  await writeFile(
+    config,
+    JSON.stringify({
+      name: "edge-parts",
+      main: fileURLToPath(new URL("./edge-parts-worker.ts", import.meta.url)),
+      compatibility_date: "2026-11-01",
+      compatibility_flags: [
+        "nodejs_compat",
+        "nodejs_compat_do_not_populate_process_env",
+        "enable_request_signal",
+        "request_signal_passthrough",
+      ],
+      vars: { RUNNER_URL: vars.RUNNER_URL },
+      kv_namespaces: [{ binding: "KEYS", id: "phi4-edge-keys" }],
+      durable_objects: {
+        bindings: [
+          { name: "LIMITER", class_name: "KeyLimiter" },
+          { name: "LIMITER_NO_WRITE", class_name: "KeyLimiterNoWrite" },
+        ],
+      },
+      migrations: [{ tag: "v1", new_sqlite_classes: ["KeyLimiter", "KeyLimiterNoWrite"] }],
+    }),
+  );
+  const worker = await unstable_startWorker({
+    config,
+    envFiles: [join(dir, "no.env")],
+    bindings: { RUNNER_SECRET: { type: "secret_text", value: vars.RUNNER_SECRET } },
+    dev: {
+      persist: join(dir, "parts"),
+      server: { hostname: "127.0.0.1", port: 0 },
+      inspector: false,
+      watch: false,
+      logLevel: "none",
+    },
+  } as Parameters<typeof unstable_startWorker>[0]);
+  await worker.ready;
+  return { url: (await worker.url).origin, dispose: () => worker.dispose() };
+}
+
+async function small(url: string, headers: Record<string, string>): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(`${url}/v1/models`, { headers });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`GET /v1/models (${headers["x-bench-variant"]}): ${res.status}`);
+  return performance.now() - started;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+if (isMain(import.meta)) {
+  const result = await edgeParts();
+  const bare = result["real-bare"] ?? { p50: Number.NaN, p99: Number.NaN };
+  for (const [name, { p50, p99 }] of Object.entries(result)) {
+    console.log(
+      `${name.padEnd(24)} +${p50.toFixed(2).padStart(7)} ms p50 (${(p50 / bare.p50).toFixed(2)}× real bare)  +${p99.toFixed(2).padStart(7)} ms p99 (${(p99 / bare.p99).toFixed(2)}×)`,
+    );
+  }
+}
