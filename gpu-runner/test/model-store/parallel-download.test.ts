@@ -159,4 +159,27 @@ describe("ensureModel over several ranged connections", () => {
     // The retry asks for the rest of its own range only.
     expect(retry?.range).toMatch(new RegExp(`-${(Math.floor(startOf(retry) / MB) + 1) * MB - 1}$`));
   });
+
+  it("asks for smaller ranges towards the end, so the connections finish together", async () => {
+    const fx = await fixture(32 * MB);
+    // Default range size (64 MiB): without the shrinking tail this file would be one range.
+    const model = await ensureModel({ ...fx.source({ MODEL_DOWNLOAD_CONNECTIONS: "2" }), ...fast });
+    expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    await logged(() => bodyBytes(fx.hub.requests) >= 32 * MB);
+    const sizes = bodyRequests(fx.hub.requests)
+      .map(
+        (r) =>
+          /^bytes=(\d+)-(\d+)$/
+            .exec(r.range ?? "")
+            ?.slice(1)
+            .map(Number) ?? [],
+      )
+      .sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0))
+      .map(([from = 0, to = 0]) => to - from + 1);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(32 * MB); // each byte once
+    // A quarter of what is left for the first (2 connections × 2), down to 4 MiB at the end.
+    expect(sizes[0]).toBe(8 * MB);
+    expect(sizes.at(-1)).toBeLessThanOrEqual(4 * MB);
+    for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeLessThanOrEqual(sizes[i - 1]!);
+  });
 });
