@@ -31,7 +31,7 @@ const MAIN = resolve(ROOT, "gpu-runner/src/main.ts");
 /**
  * Spawns the real runner (`gpu-runner/src/main.ts` under tsx, on the repo's Node 22) with
  * PORT=0 (unless `env.PORT` is given) and resolves once it logs `"msg":"listening"` with its port. The child gets only
- * PATH/HOME from this process plus `env`; a random RUNNER_SECRET is made up unless given.
+ * PATH/HOME from this process, the image's UV_THREADPOOL_SIZE, plus `env`; a random RUNNER_SECRET is made up unless given.
  */
 export async function startRunner(
   env: Record<string, string>,
@@ -42,6 +42,8 @@ export async function startRunner(
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "",
     THREADS: "1",
+    // As the image sets it (gpu-runner/Dockerfile): libuv reads it at launch.
+    UV_THREADPOOL_SIZE: "2",
     LOG_LEVEL: "info",
     ...env,
     ...(secret ? { RUNNER_SECRET: secret } : {}),

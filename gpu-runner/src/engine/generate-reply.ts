@@ -57,7 +57,15 @@ export interface ReplyRequest {
  * main-thread CPU per token was 0.57 ms through `LlamaChat`, 0.55 ms for the whole engine path
  * with this loop and 0.42 ms for a bare `evaluate` loop: what remains is node-llama-cpp's own
  * evaluate path, which per token hands work to a pool thread twice (decode, then sample) and
- * waits for it each time. See `bench/decode.ts` for the comparison with llama-server.
+ * waits for it each time. Those waits are what separates the runner from llama-server (one
+ * thread, no hand-off): through the decode bench on 2 cores under load, per token ~2.0–2.6 ms
+ * of native work on the pool, 0.5–1.1 ms of main-thread CPU, 0.2–0.4 ms for the client, yet
+ * 3.3–8 ms of wall; a decode took 2.7–5.9 ms from call to completion, the rest of it waiting
+ * for a CPU. Hence 2 pool threads, not libuv's 4 (`gpu-runner/Dockerfile`). Dispatching a lone
+ * reply's next decode at once (a `dispatchSchedule`) and sending the token's events after it
+ * cut the main thread's share of that path (0.5–1.0 → 0.3–0.5 ms) but did not move tok/s
+ * measurably, so the loop stays this simple.
+ * See `bench/decode.ts` for the comparison with llama-server.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
