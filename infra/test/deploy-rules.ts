@@ -3,14 +3,14 @@
  * deploys that can place their tasks, timeouts that agree end to end, a teardown that completes,
  * and (stages at min 0) alarms that are the scale-to-zero rules.
  */
-import { expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parseEnv } from "../../gpu-runner/src/env";
 import {
   KEEP_ALIVE_TIMEOUT_MS,
   LOAD_BALANCER_IDLE_SECONDS,
 } from "../../gpu-runner/src/server/connection-timeouts";
 import { type AlarmRule, inAlarm, sleepRule, trafficMetrics, wakeRule } from "../scale-to-zero";
-import type { MockedDeploy } from "./deploy-under-mocks";
+import { deployUnderMocks, type MockedDeploy } from "./deploy-under-mocks";
 import { byName, envOf, runnerContainer } from "./expect-deploy";
 
 /**
@@ -39,7 +39,26 @@ function minutes(duration: string | undefined): number {
   return Number(match[1]);
 }
 
-export function deployRules(deploy: () => MockedDeploy) {
+/**
+ * A stage test file's deployment: `sst.config.ts` deployed for `stage` under mocks before all its
+ * tests (handed to `use`), the rules every stage follows checked on it, its mocks closed after.
+ */
+export function deployStage(
+  stage: string,
+  env: Record<string, string>,
+  use: (deploy: MockedDeploy) => void,
+) {
+  let deploy: MockedDeploy | undefined;
+  beforeAll(async () => {
+    // The first run on a fresh clone generates .sst/platform (~1 min).
+    deploy = await deployUnderMocks(stage, env);
+    use(deploy);
+  }, 300_000);
+  afterAll(() => deploy?.close());
+  describe("rules every stage follows", () => deployRules(() => deploy as MockedDeploy));
+}
+
+function deployRules(deploy: () => MockedDeploy) {
   test("a rolling deploy can place its new task at every runner count", () => {
     const d = deploy();
     const target = d.one("aws:appautoscaling/target:Target").inputs;

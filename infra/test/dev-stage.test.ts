@@ -5,19 +5,15 @@ import path from "node:path";
  * deployment that would be wrong if the infrastructure were (GPU, volume, secrets, health,
  * scaling, the Worker's bindings).
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { deployRules, expectAlarmFollows, sleepRule, wakeRule } from "./deploy-rules";
-import { deployUnderMocks, type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
+import { describe, expect, test } from "vitest";
+import { deployStage, expectAlarmFollows, sleepRule, wakeRule } from "./deploy-rules";
+import { type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
 import { byName, envOf, runnerContainer, workerBindings } from "./expect-deploy";
 
 let deploy: MockedDeploy;
-beforeAll(async () => {
-  deploy = await deployUnderMocks("dev", testEnv);
-  // The first run on a fresh clone generates .sst/platform (~1 min).
-}, 300_000);
-afterAll(() => deploy?.close());
-
-describe("rules every stage follows", () => deployRules(() => deploy));
+deployStage("dev", testEnv, (d) => {
+  deploy = d;
+});
 
 describe("GPU capacity", () => {
   test("the runner container requires one GPU and runs on EC2 capacity", () => {

@@ -4,19 +4,15 @@
  */
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { deployRules } from "./deploy-rules";
-import { deployUnderMocks, type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
+import { expect, test } from "vitest";
+import { deployStage } from "./deploy-rules";
+import { type MockedDeploy, root, testEnv } from "./deploy-under-mocks";
 import { workerBindings } from "./expect-deploy";
 
 let deploy: MockedDeploy;
-beforeAll(async () => {
-  deploy = await deployUnderMocks("production", testEnv);
-  // The first run on a fresh clone generates .sst/platform (~1 min).
-}, 300_000);
-afterAll(() => deploy?.close());
-
-describe("rules every stage follows", () => deployRules(() => deploy));
+deployStage("production", testEnv, (d) => {
+  deploy = d;
+});
 
 test("production keeps one runner warm and scales up to four", () => {
   const target = deploy.one("aws:appautoscaling/target:Target");

@@ -2,18 +2,15 @@
  * A stage with PHI4_WARM_INSTANCES=1 under Pulumi mocks: one stopped GPU instance waits in an
  * Auto Scaling warm pool with the runner image already pulled.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { deployRules } from "./deploy-rules";
-import { deployUnderMocks, type MockedDeploy, testEnv } from "./deploy-under-mocks";
+import { expect, test } from "vitest";
+import { deployStage } from "./deploy-rules";
+import { type MockedDeploy, testEnv } from "./deploy-under-mocks";
 import { byName } from "./expect-deploy";
 
 let deploy: MockedDeploy;
-beforeAll(async () => {
-  deploy = await deployUnderMocks("warm", { ...testEnv, PHI4_WARM_INSTANCES: "1" });
-}, 300_000);
-afterAll(() => deploy?.close());
-
-describe("rules every stage follows", () => deployRules(() => deploy));
+deployStage("warm", { ...testEnv, PHI4_WARM_INSTANCES: "1" }, (d) => {
+  deploy = d;
+});
 
 test("one instance waits stopped in the warm pool, returned there on scale-in", () => {
   const group = deploy.one("aws:autoscaling/group:Group").inputs;
