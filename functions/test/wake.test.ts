@@ -129,6 +129,9 @@ describe("waking the runners from zero", () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("service_unavailable");
     expect(body.error.message).not.toContain("<html>");
-    expect(edge.logs.join("\n")).toMatch(/"component":"wake".*"reason":"no-runner"/);
+    // Logged after the answer has gone (waitUntil), so it may arrive after the response.
+    await expect
+      .poll(() => edge.logs.join("\n"), { timeout: 15_000 })
+      .toMatch(/"component":"wake".*"reason":"no-runner"/);
   });
 });
