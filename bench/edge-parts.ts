@@ -5,10 +5,7 @@ import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
 import { seedKeys } from "../functions/test/seed-keys";
 import { startEdge } from "../functions/test/start-edge";
-import { until } from "../functions/test/with-stack";
-import { startRunner } from "../gpu-runner/dev/start-runner";
-import { writeTinyModel } from "../gpu-runner/dev/tiny-model/write-tiny-model";
-import { percentile, startBareWorker, startTap } from "./edge";
+import { percentile, QUIET_DEV, startBareWorker, startTappedRunner } from "./edge";
 import { isMain } from "./figure";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
@@ -25,17 +22,7 @@ const PARTS_VARIANTS = (
  */
 export async function edgeParts(): Promise<Record<string, { p50: number; p99: number }>> {
   const dir = await mkdtemp(join(tmpdir(), "bench-edge-parts-"));
-  const model = join(dir, "tiny.gguf");
-  await writeTinyModel(model);
-  const runner = await startRunner({
-    MODEL_PATH: model,
-    GPU: "false",
-    THREADS: "1",
-    PARALLEL: "2",
-    CONTEXT_SIZE: "2048",
-  });
-  await until(async () => (await fetch(`${runner.url}/readyz`)).ok, "runner ready");
-  const tap = await startTap(runner.url);
+  const { runner, tap } = await startTappedRunner(dir);
   const vars = { RUNNER_URL: tap.url, RUNNER_SECRET: runner.secret };
   const edge = await startEdge({ persistTo: join(dir, "state"), vars });
   const bare = await startBareWorker(tap.url, runner.secret);
@@ -112,13 +99,7 @@ async function startParts(dir: string, vars: { RUNNER_URL: string; RUNNER_SECRET
     config,
     envFiles: [join(dir, "no.env")],
     bindings: { RUNNER_SECRET: { type: "secret_text", value: vars.RUNNER_SECRET } },
-    dev: {
-      persist: join(dir, "parts"),
-      server: { hostname: "127.0.0.1", port: 0 },
-      inspector: false,
-      watch: false,
-      logLevel: "none",
-    },
+    dev: { ...QUIET_DEV, persist: join(dir, "parts") },
   } as Parameters<typeof unstable_startWorker>[0]);
   await worker.ready;
   return { url: (await worker.url).origin, dispose: () => worker.dispose() };

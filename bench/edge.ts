@@ -7,7 +7,6 @@ import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
 import { seedKeys } from "../functions/test/seed-keys";
 import { startEdge } from "../functions/test/start-edge";
-import { until } from "../functions/test/with-stack";
 import { startRunner } from "../gpu-runner/dev/start-runner";
 import { writeTinyModel } from "../gpu-runner/dev/tiny-model/write-tiny-model";
 import { type Figure, figure, isMain } from "./figure";
@@ -26,19 +25,9 @@ const CHAT = JSON.stringify({ 0: { messages: [{ role: "user", content: "bench" }
 export default async function edgeBench(): Promise<Figure[]> {
   const progress = (msg: string) => process.stderr.write(`  edge: ${msg}\n`);
   const dir = await mkdtemp(join(tmpdir(), "bench-edge-"));
-  const model = join(dir, "tiny.gguf");
-  await writeTinyModel(model);
-  const runner = await startRunner({
-    MODEL_PATH: model,
-    GPU: "false",
-    THREADS: "1",
-    PARALLEL: "2",
-    CONTEXT_SIZE: "2048",
-  });
-  await until(async () => (await fetch(`${runner.url}/readyz`)).ok, "runner ready");
   // The edge talks to the runner through the tap; so does the direct path, so the two differ
   // only by the Worker.
-  const tap = await startTap(runner.url);
+  const { runner, tap } = await startTappedRunner(dir);
   const edge = await startEdge({
     persistTo: join(dir, "state"),
     vars: { RUNNER_URL: tap.url, RUNNER_SECRET: runner.secret },
@@ -166,12 +155,7 @@ export async function startBareWorker(
       RUNNER_URL: { type: "plain_text", value: runnerUrl },
       RUNNER_SECRET: { type: "secret_text", value: secret },
     },
-    dev: {
-      server: { hostname: "127.0.0.1", port: 0 },
-      inspector: false,
-      watch: false,
-      logLevel: "none",
-    },
+    dev: QUIET_DEV,
   } as Parameters<typeof unstable_startWorker>[0]);
   await worker.ready;
   return { url: (await worker.url).origin, dispose: () => worker.dispose() };
@@ -239,6 +223,29 @@ interface Tap {
   /** JSONL line → when the tap forwarded it. */
   seen: Map<string, number>;
   close(): void;
+}
+
+/** wrangler's dev server for a bench Worker: loopback, any port, no inspector, watcher or logs. */
+export const QUIET_DEV = {
+  server: { hostname: "127.0.0.1", port: 0 },
+  inspector: false,
+  watch: false,
+  logLevel: "none",
+} as const;
+
+/** The tiny model's runner (one llama.cpp thread), ready, behind a loopback tap. */
+export async function startTappedRunner(dir: string) {
+  const model = join(dir, "tiny.gguf");
+  await writeTinyModel(model);
+  const runner = await startRunner({
+    MODEL_PATH: model,
+    GPU: "false",
+    THREADS: "1",
+    PARALLEL: "2",
+    CONTEXT_SIZE: "2048",
+  });
+  await runner.ready();
+  return { runner, tap: await startTap(runner.url) };
 }
 
 /** A loopback HTTP proxy to the runner that timestamps every JSONL line it forwards. */
