@@ -98,6 +98,7 @@ describe("pull CLI processes on one shared volume", () => {
     expect(await readdir(blobsDir)).toEqual([await fx.hub.sha256Of(REPO, FILE)]);
   });
 
+  // Four `pull` processes one after another: each start takes seconds on a busy machine.
   it("fails with one clear line and exit 1, without RUNNER_SECRET, never echoing HF_TOKEN", async () => {
     const fx = await fixture(MB, { repo: { gated: true } });
     const { RUNNER_INSECURE: _, ...vars } = fx.vars();
@@ -125,5 +126,5 @@ describe("pull CLI processes on one shared volume", () => {
     expect(await ok.exited).toBe(0);
     expect(await sha256(ok.stdout.at(-1)!)).toBe(await fx.hub.sha256Of(REPO, FILE));
     expect(ok.stderr.join("\n")).not.toContain(TOKEN);
-  });
+  }, 120_000);
 });
