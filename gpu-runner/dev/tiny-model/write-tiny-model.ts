@@ -26,6 +26,11 @@ export interface TinyModelOptions {
    * For tests that need a stream still in progress (a Stop button, a screenshot mid-answer).
    */
   endless?: boolean;
+  /**
+   * The reply opens with its answer (`A…Z`), no `<think>` segment, though the template still
+   * names the tags: a model that may skip its reasoning.
+   */
+  noThought?: boolean;
 }
 
 export interface RandomModelShape {
@@ -115,17 +120,11 @@ export const ENDLESS_ITEM = "\n- ";
 const FALLBACK = ['"', "}", "]", ",", "{", "4", "t", "n", "-", "0"];
 
 /** Successor of each token under greedy decoding: the reply chain, everything else ends. */
-function successors(endless: boolean): number[] {
+function successors({ endless, noThought }: TinyModelOptions): number[] {
   const { tokens, id } = TINY_VOCAB;
   const next = tokens.map(() => id("<|im_end|>"));
-  const chain = [
-    "<|im_sep|>",
-    "<think>",
-    ...TINY_REPLY.reasoning,
-    "</think>",
-    ...TINY_REPLY.text,
-    "<|im_end|>",
-  ].map(id);
+  const thought = noThought ? [] : ["<think>", ...TINY_REPLY.reasoning, "</think>"];
+  const chain = ["<|im_sep|>", ...thought, ...TINY_REPLY.text, "<|im_end|>"].map(id);
   for (let i = 0; i + 1 < chain.length; i++) next[chain[i] ?? 0] = chain[i + 1] ?? 0;
   if (endless) {
     // Byte tokens are their byte value; each byte in the loop appears once, so the cycle is
@@ -201,7 +200,7 @@ export async function writeTinyModel(path: string, options: TinyModelOptions = {
   const weight = (name: string, dims: number[]): TensorSpec =>
     random ? randomTensor(name, dims, type, rng) : dense(name, dims, type, () => 0);
 
-  const next = successors(Boolean(options.endless));
+  const next = successors(options);
   const tensors: TensorSpec[] = [
     random
       ? randomTensor("token_embd.weight", [nEmbd, vocab], type, rng)

@@ -15,6 +15,8 @@ import { TokenDecoder } from "./token-decoder";
 /** How the loaded model marks its reasoning, worked out once at load (`replyFormat`). */
 export interface ReplyFormat {
   thought?: ThoughtTags;
+  /** Tokens of the open tag (none when the template opens the thought itself). */
+  openTokens: Token[];
   /** Tokens of the close tag, evaluated when the reasoning budget forces the answer. */
   closeTokens: Token[];
   /** Text of tag tokens that detokenizing would hide (control tokens). */
@@ -71,7 +73,8 @@ export interface ReplyRequest {
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
  * `grammarEvaluationState` only once the parser is in the answer, so the reasoning stays free.
  * The router turns a call into `tool_call` events (finish reason `tool_calls`) and ends the
- * reply when the grammar's value is complete. A reply that must reason first can have the open
+ * reply when the grammar's value is complete. A reply that does not open its thought has its
+ * first token sampled again under the grammar. A reply that must reason first can have the open
  * tag appended to `tokens` with `startsInThought: true`.
  */
 export async function generateReply(
@@ -121,18 +124,21 @@ export async function generateReply(
   let finishReason: FinishReason = "stop";
   let firstAt: number | undefined;
   let lastAt = 0;
-  const steps = sequence.evaluateWithMetadata(
-    rest,
-    {},
-    {
-      temperature: input.temperature ?? SAMPLING_DEFAULTS.temperature,
-      topP: input.topP ?? SAMPLING_DEFAULTS.topP,
-      topK: input.topK ?? SAMPLING_DEFAULTS.topK,
-      seed: input.seed,
-      yieldEogToken: true,
-      grammarEvaluationState: request.plan.kind === "text" ? undefined : grammarState,
-    },
-  );
+  const constrained = request.plan.kind !== "text";
+  const evaluate = (next: Token[]) =>
+    sequence.evaluateWithMetadata(
+      next,
+      {},
+      {
+        temperature: input.temperature ?? SAMPLING_DEFAULTS.temperature,
+        topP: input.topP ?? SAMPLING_DEFAULTS.topP,
+        topK: input.topK ?? SAMPLING_DEFAULTS.topK,
+        seed: input.seed,
+        yieldEogToken: true,
+        grammarEvaluationState: constrained ? grammarState : undefined,
+      },
+    );
+  let steps = evaluate(rest);
   try {
     let feed: Token[] | undefined;
     for (;;) {
@@ -142,6 +148,17 @@ export async function generateReply(
       if (signal.aborted) throw signal.reason;
       if (step.done) break;
       const token = step.value.token;
+      if (constrained && parser.phase === "start" && token !== format.openTokens[0]) {
+        // The reply skips its thought, but its first token was sampled free (the grammar waits
+        // for the answer): sample it again under the grammar. Its logits come from the last
+        // prompt token, so that one is taken back and evaluated once more.
+        parser.skipThought();
+        await steps.return(undefined);
+        const last = tokens.length - 1;
+        await sequence.eraseContextTokenRanges([{ start: last, end: last + 1 }]);
+        steps = evaluate(tokens.slice(last));
+        continue;
+      }
       const now = performance.now();
       if (firstAt === undefined) {
         firstAt = now;

@@ -8,7 +8,9 @@ import type { ReplyFormat } from "./generate-reply";
  */
 export function replyFormat(model: LlamaModel, wrapper: ChatWrapper): ReplyFormat {
   const segment = wrapper.settings.segments?.thought;
-  if (!segment?.prefix || !segment.suffix) return { closeTokens: [], tagTokens: new Map() };
+  if (!segment?.prefix || !segment.suffix) {
+    return { openTokens: [], closeTokens: [], tagTokens: new Map() };
+  }
   // A template that opens the thought itself ("openedOnStart") has no open tag to wait for.
   const open = isText(segment.prefix) ? LlamaText(segment.prefix).toString() : "";
   const close = LlamaText(segment.suffix).toString();
@@ -17,7 +19,12 @@ export function replyFormat(model: LlamaModel, wrapper: ChatWrapper): ReplyForma
     const tokens = model.tokenize(tag, true);
     if (tokens.length === 1) tagTokens.set(tokens[0] as Token, tag);
   }
-  return { thought: { open, close }, closeTokens: model.tokenize(close, true), tagTokens };
+  return {
+    thought: { open, close },
+    openTokens: open ? model.tokenize(open, true) : [],
+    closeTokens: model.tokenize(close, true),
+    tagTokens,
+  };
 }
 
 function isText(prefix: unknown): prefix is string | LlamaText {

@@ -35,7 +35,7 @@ export class ReplyParser {
   private readonly stop: readonly string[];
 
   constructor(private readonly options: ReplyParserOptions) {
-    this.phase = options.thought && options.startsInThought ? "reasoning" : "start";
+    this.phase = !options.thought ? "answer" : options.startsInThought ? "reasoning" : "start";
     this.stop = options.stop ?? [];
   }
 
@@ -81,6 +81,11 @@ export class ReplyParser {
       this.release(out, "text", this.stop);
       return out;
     }
+  }
+
+  /** The reply does not open a thought (decided before any of its text was pushed). */
+  skipThought(): void {
+    if (this.phase === "start") this.enter("answer");
   }
 
   /** Ends the reasoning now (its budget is spent): held text is reasoning, the answer follows. */

@@ -7,7 +7,7 @@ import type { LlamaEngine } from "./llama-engine";
 
 // JSON answers and tool calls on real llama.cpp: the tiny model reasons `a…z` freely, then its
 // answer is held to the grammar, where its ranked fallbacks make the output exact.
-const engines = useTinyEngines();
+const engines = useTinyEngines({ answersAtOnce: { noThought: true } });
 let engine: LlamaEngine;
 const user = { role: "user" as const, content: "hello" };
 const weather = {
@@ -69,6 +69,41 @@ describe("structured answers", () => {
     const plain = await collect({ messages: [user], temperature: 0 });
     expect(plain.text).toBe(TINY_REPLY.text);
   });
+
+  it("holds a reply that skips the reasoning to the grammar from its first token", async () => {
+    // The model's first free choice is its answer's `A`, not `<think>`: sampled without the
+    // grammar, that token would lead the JSON (`A{…`).
+    const answering = await engines.start({}, "answersAtOnce");
+    const plain = await collectChat(
+      answering,
+      ChatInput.parse({ messages: [user], temperature: 0 }),
+    );
+    expect(plain).toMatchObject({ reasoning: "", text: TINY_REPLY.text });
+    const json = await collectChat(
+      answering,
+      ChatInput.parse({
+        messages: [user],
+        temperature: 0,
+        maxTokens: 200,
+        responseFormat: { type: "json_object" },
+      }),
+    );
+    expect(json.reasoning).toBe("");
+    expect(JSON.parse(json.text)).toEqual(TINY_JSON.object);
+    expect(json.done.finishReason).toBe("stop");
+    const { calls, done } = await collectChat(
+      answering,
+      ChatInput.parse({
+        messages: [user],
+        temperature: 0,
+        maxTokens: 200,
+        tools: [weather],
+        toolChoice: "required",
+      }),
+    );
+    expect(JSON.parse(calls.map((c) => c.arguments).join(""))).toEqual({ city: TINY_JSON.string });
+    expect(done.finishReason).toBe("tool_calls");
+  }, 60_000);
 
   it("keeps the reasoning budget and maxTokens with a grammar", async () => {
     const budget = await collect({
