@@ -30,7 +30,11 @@ const envs = new Map<string, Env>();
 const noop = () => {};
 const admitAll = {
   idFromName: (name: string) => name,
-  get: () => ({ admit: async () => ({ ok: true, lease: "x" }), release: async () => {} }),
+  get: () => ({
+    admit: async () => ({ ok: true, lease: "x" }),
+    claim: async () => ({ late: false }),
+    release: async () => {},
+  }),
 };
 
 function variantEnv(env: Env, variant: string): Env {
@@ -40,6 +44,8 @@ function variantEnv(env: Env, variant: string): Env {
     if (variant === "edge-no-limiter") out.LIMITER = admitAll as never;
     if (variant === "edge-no-write") out.LIMITER = env.LIMITER_NO_WRITE;
     if (variant === "edge-kv-every-request") out.KEY_CACHE_MS = "0";
+    // Every request waits for the limiter, as before spare admissions.
+    if (variant === "edge-no-spare") out.LIMITER_SPARE_MS = "0";
     envs.set(variant, out);
   }
   return out;

@@ -11,7 +11,7 @@ import { isMain } from "./figure";
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
 const PARTS_VARIANTS = (
   process.env.VARIANTS ??
-  "bare,bare+relay,bare+hash,bare+log,bare+limiter,edge,edge-no-limiter,edge-no-write,edge-no-log,edge-kv-every-request"
+  "bare,bare+relay,bare+hash,bare+log,bare+limiter,edge,edge-no-spare,edge-no-limiter,edge-no-write,edge-no-log,edge-kv-every-request"
 ).split(",");
 
 /**
@@ -32,9 +32,11 @@ export async function edgeParts(): Promise<Record<string, { p50: number; p99: nu
     const { bench: key } = (await seedKeys(join(dir, "state"), [{ name: "bench", limits }])) as {
       bench: string;
     };
-    const { bench: partsKey } = (await seedKeys(join(dir, "parts"), [
-      { name: "bench", limits },
-    ])) as { bench: string };
+    // A caller per variant: variants sharing one would take each other's spare admissions.
+    const partsKeys = await seedKeys(
+      join(dir, "parts"),
+      PARTS_VARIANTS.map((name) => ({ name, limits })),
+    );
     const direct = () => small(tap.url, { authorization: `Bearer ${runner.secret}` });
     const targets: Record<string, () => Promise<number>> = {
       "real-edge": () => small(edge.url, { authorization: `Bearer ${key}` }),
@@ -42,7 +44,7 @@ export async function edgeParts(): Promise<Record<string, { p50: number; p99: nu
     };
     for (const v of PARTS_VARIANTS) {
       targets[v] = () =>
-        small(parts.url, { authorization: `Bearer ${partsKey}`, "x-bench-variant": v });
+        small(parts.url, { authorization: `Bearer ${partsKeys[v]}`, "x-bench-variant": v });
     }
     const entries = Object.entries(targets).map(([name, run]) => ({
       name,

@@ -12,7 +12,7 @@ export interface Caller {
 
 /**
  * What the edge's middleware set on the context, in the order they run: request id and log
- * (requestContext), config, caller (authenticate), the stream lease (rateLimit). Its own module
+ * (requestContext), config, caller (authenticate), the stream lease and spare (rateLimit). Its own module
  * so that the middleware and the app that chains them import it, not each other.
  */
 export interface EdgeVariables {
@@ -24,6 +24,8 @@ export interface EdgeVariables {
   release: () => Promise<void>;
   /** Set when the response body carries the lease away. */
   streaming: boolean;
+  /** Set when a spare admission let the request through without a call to the limiter. */
+  spare: boolean;
 }
 
 /** The hono environment of every edge handler. */

@@ -28,6 +28,12 @@ const EdgeVars = z.object({
   RATE_LIMIT_PER_MINUTE: positiveInt(60),
   /** Default concurrent pass-through requests (streams) per caller. */
   CONCURRENT_STREAMS: positiveInt(4),
+  /**
+   * How long a spare admission lives at the caller's KeyLimiter (an isolate uses it for half
+   * that): the longest a request through another isolate may be refused for the slot it holds.
+   * 0 grants none, and every request waits for the limiter.
+   */
+  LIMITER_SPARE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
   /**
    * How long an isolate keeps a key record it read from KV: the bound on how long a revoked

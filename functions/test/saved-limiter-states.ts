@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { deserialize } from "node:v8";
-import type { LimiterState } from "../src/limits/key-limiter";
+import type { LimiterState } from "../src/limits/limiter-book";
 
 /**
  * What every KeyLimiter has written to disk under `persistTo` (wrangler's local state: one

@@ -26,6 +26,8 @@ export function requestContext(): MiddlewareHandler<EdgeEnv> {
       path: c.req.path,
       status: c.res.status,
       caller: c.get("caller")?.id,
+      // Admitted on a spare, without waiting for the limiter (absent otherwise).
+      spare: c.get("spare") || undefined,
       ms: Date.now() - started,
     };
     // Written once the response has gone: the caller never waits for a log line.
