@@ -56,8 +56,8 @@ export class KeyLimiter extends DurableObject<Env> {
   }
 
   /** See LimiterBook.claim. */
-  claim(spare: string, limits: EffectiveLimits): Claim {
-    const claim = this.book.claim(spare, limits, Date.now());
+  claim(spare: string, limits: EffectiveLimits, released = false): Claim {
+    const claim = this.book.claim(spare, limits, Date.now(), released);
     // Only an isolate stalled past half a spare's life, or a restart, leads here.
     if (claim.late) log.warn({ spare }, "late claim: spare expired, request counted anyway");
     this.saveSoon();

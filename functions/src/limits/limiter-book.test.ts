@@ -131,6 +131,22 @@ describe("LimiterBook spares", () => {
     expect(book.openStreams(TTL + 2)).toBe(claim.spare ? 1 : 0);
   });
 
+  it("a claim with the release folded in counts the request and leaves no stream open", () => {
+    const book = new LimiterBook();
+    const limit = limits(100, 4);
+    const first = admitted(book.admit(limit, 0));
+    book.release(first.lease, 1);
+    const claim = book.claim(first.spare!, limit, 2, true);
+    expect(claim.late).toBe(false);
+    expect(book.requestsInWindow(2)).toBe(2 + (claim.spare ? 1 : 0));
+    expect(book.openStreams(2)).toBe(claim.spare ? 1 : 0);
+    // Late, it still counts the request, and opens nothing.
+    const late = book.claim(claim.spare!, limit, 2 + TTL, true);
+    expect(late).toEqual({ late: true });
+    expect(book.requestsInWindow(2 + TTL)).toBe(3);
+    expect(book.openStreams(2 + TTL)).toBe(0);
+  });
+
   it("a spare handed back with an admit becomes that admission, whatever the limits", () => {
     const book = new LimiterBook();
     const first = admitted(book.admit(limits(100, 3), 0));
@@ -164,6 +180,8 @@ describe("LimiterBook under several isolates and reordered RPCs", () => {
     const MAX_DELAY = 1_000;
     let inFlight: { sent: number; deliver: () => void }[] = [];
     const deliverOne = () => inFlight.splice(Math.floor(rand() * inFlight.length), 1)[0]?.deliver();
+    /** Claims not sent yet, by lease. */
+    const held = new Map<string, { since: number; claim: (released: boolean) => () => void }>();
     /** Requests forwarded to the runner and not yet ended. */
     const open = new Set<string>();
     const forwardedAt: number[] = [];
@@ -177,6 +195,12 @@ describe("LimiterBook under several isolates and reordered RPCs", () => {
         inFlight = inFlight.filter((rpc) => !due.includes(rpc));
         for (const rpc of due.sort(() => rand() - 0.5)) rpc.deliver();
       }
+      for (const [lease, claim] of held) {
+        if (claim.since < now - MAX_DELAY / 2 || rand() < 0.05) {
+          held.delete(lease);
+          inFlight.push({ sent: now, deliver: claim.claim(false) });
+        }
+      }
       const pick = rand();
       if (pick < 0.3) {
         const isolate = isolates[Math.floor(rand() * isolates.length)]!;
@@ -186,14 +210,15 @@ describe("LimiterBook under several isolates and reordered RPCs", () => {
           isolate.spare = undefined;
           spares++;
           const taken = lease;
-          inFlight.push({
-            sent: now,
-            deliver: () => {
-              const claim = book.claim(taken, limit, now);
-              expect(claim.late).toBe(false);
-              if (claim.spare) Object.assign(isolate, { spare: claim.spare, at: now });
-            },
-          });
+          const claim = (released: boolean) => () => {
+            const answer = book.claim(taken, limit, now, released);
+            expect(answer.late).toBe(false);
+            if (answer.spare) Object.assign(isolate, { spare: answer.spare, at: now });
+          };
+          // Sent at once, or held back until the request ends (then with its release) or
+          // until a timer fires.
+          if (rand() < 0.5) inFlight.push({ sent: now, deliver: claim(false) });
+          else held.set(taken, { since: now, claim });
         } else {
           const stale = isolate.spare;
           isolate.spare = undefined;
@@ -213,7 +238,10 @@ describe("LimiterBook under several isolates and reordered RPCs", () => {
       } else if (pick < 0.55 && open.size > 0) {
         const lease = [...open][Math.floor(rand() * open.size)]!;
         open.delete(lease);
-        inFlight.push({ sent: now, deliver: () => book.release(lease, now) });
+        const claim = held.get(lease);
+        held.delete(lease);
+        if (claim) inFlight.push({ sent: now, deliver: claim.claim(true) });
+        else inFlight.push({ sent: now, deliver: () => book.release(lease, now) });
       } else {
         deliverOne();
       }
@@ -222,7 +250,12 @@ describe("LimiterBook under several isolates and reordered RPCs", () => {
     expect(spares).toBeGreaterThan(30);
     expect(refused.streams).toBeGreaterThan(0);
     expect(refused["per-minute"]).toBeGreaterThan(0);
-    for (const lease of open) book.release(lease, now);
+    for (const lease of open) {
+      const claim = held.get(lease);
+      if (claim) claim.claim(true)();
+      else book.release(lease, now);
+    }
+    held.clear();
     while (inFlight.length) deliverOne();
     // Every slot came back but the one spare that may still be out.
     expect(book.openStreams(now)).toBe(book.state.spare ? 1 : 0);

@@ -54,8 +54,9 @@ export interface LimiterState {
  * off the path. While it lives a spare holds a request and a stream slot, so every forwarded
  * request holds a slot reserved here. One is granted only when a stream slot and a request
  * slot stay free beside it, at most one per caller at a time. A claim turns the spare into a
- * lease and counts the request; a release that overtakes the claim counts the request as well
- * and makes the claim a no-op. An unclaimed spare stops counting when it expires.
+ * lease and counts the request (a request over before its claim went out claims and releases
+ * in one call); a release that overtakes the claim counts the request as well and makes the
+ * claim a no-op. An unclaimed spare stops counting when it expires.
  */
 export class LimiterBook {
   constructor(readonly state: LimiterState = { recent: [], leases: {} }) {}
@@ -89,22 +90,28 @@ export class LimiterBook {
     };
   }
 
-  /** The isolate forwarded a request on `spareId`: it becomes a lease (see LimiterBook). */
-  claim(spareId: string, limits: EffectiveLimits, now: number): Claim {
+  /**
+   * The isolate forwarded a request on `spareId`: it becomes a lease (see LimiterBook), or,
+   * `released` when the request has already ended, is counted with no lease left open.
+   */
+  claim(spareId: string, limits: EffectiveLimits, now: number, released = false): Claim {
     this.prune(now);
     const settled = this.state.settled;
     if (this.state.spare?.id === spareId) {
       delete this.state.spare;
-      this.count(spareId, now);
+      this.count(spareId, now, released);
       return { late: false, ...this.grantSpare(limits, now) };
     }
-    if (spareId in this.state.leases) return { late: false };
+    if (spareId in this.state.leases) {
+      if (released) delete this.state.leases[spareId];
+      return { late: false };
+    }
     // Kept until it expires, so that the claim stays a no-op however often it comes.
     if (settled && spareId in settled) return { late: false, ...this.grantSpare(limits, now) };
     // Expired (the isolate stalled past the spare's life, or a restart forgot it): the request
     // is already on its way, so it is counted as it is, even over the limits, which then hold
     // back the requests after it.
-    this.count(spareId, now);
+    this.count(spareId, now, released);
     return { late: true };
   }
 
@@ -138,9 +145,10 @@ export class LimiterBook {
     return this.state.recent.length + (this.state.spare ? 1 : 0);
   }
 
-  private count(lease: string, now: number): string {
+  /** A request in the window and, unless it has ended already, its open stream. */
+  private count(lease: string, now: number, ended = false): string {
     this.state.recent.push(now);
-    this.state.leases[lease] = now + LEASE_TTL_MS;
+    if (!ended) this.state.leases[lease] = now + LEASE_TTL_MS;
     return lease;
   }
 
