@@ -12,12 +12,28 @@ export function prefixRecordPath(partial: string): string {
   return `${partial}.prefix`;
 }
 
-/** Records that the first `bytes` of `partial` are complete (atomically: a crash keeps one). */
-export async function recordPrefix(partial: string, bytes: number): Promise<void> {
+/** Records of each partial still being written, in call order. */
+const recording = new Map<string, Promise<void>>();
+
+/**
+ * Records that the first `bytes` of `partial` are complete (atomically: a crash keeps one). Calls
+ * for one partial run one after another, so they never share the temp file and the last call's
+ * value is the one left.
+ */
+export function recordPrefix(partial: string, bytes: number): Promise<void> {
   const path = prefixRecordPath(partial);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, String(bytes));
-  await rename(tmp, path);
+  const write = async () => {
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, String(bytes));
+    await rename(tmp, path);
+  };
+  const done = (recording.get(path) ?? Promise.resolve()).then(write, write);
+  const settled = done.catch(() => {});
+  recording.set(path, settled);
+  void settled.then(() => {
+    if (recording.get(path) === settled) recording.delete(path);
+  });
+  return done;
 }
 
 /** Cuts the partial to its complete prefix and drops the record: a plain prefix file again. */
