@@ -61,6 +61,34 @@ describe("http1Get", () => {
     expect(bytes.equals(data)).toBe(true);
   });
 
+  it("reads a Content-Length body straight into the caller's buffers, never past its end", async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const url = await raw((socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${data.length}\r\n\r\n`);
+      socket.write(data);
+      socket.end("trailing bytes that are not the body's");
+    });
+    const res = await http1Get(url, options());
+    const target = Buffer.alloc(data.length + 100, 0xee);
+    let filled = 0;
+    let inPlace = 0;
+    await res.read(
+      (view) => {
+        if (view.buffer === target.buffer && view.byteOffset === target.byteOffset + filled)
+          inPlace += view.length;
+        else view.copy(target, filled); // the bytes that came with the headers
+        filled += view.length;
+        return true;
+      },
+      () => target.subarray(filled),
+    );
+    expect(filled).toBe(data.length);
+    expect(target.subarray(0, filled).equals(data)).toBe(true);
+    expect(inPlace).toBeGreaterThan(data.length / 2);
+    // Nothing was read into the caller's buffer past the body.
+    expect(target.subarray(filled).every((b) => b === 0xee)).toBe(true);
+  });
+
   it("decodes a chunked body", async () => {
     const parts = [randomBytes(100_000), randomBytes(1), randomBytes(70_000)];
     const url = await http((_req, res) => {

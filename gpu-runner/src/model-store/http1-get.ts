@@ -9,8 +9,10 @@ export interface Http1Response {
   /**
    * Delivers the body to `onData` as views into a reused buffer, valid only during the call;
    * returning false pauses the socket until `resume()`. Resolves when the body is complete.
+   * With `into`, a body of known length is read straight into the buffers it returns (asked
+   * before each socket read; the view passed to `onData` then lies at the start of the last one).
    */
-  read(onData: (view: Buffer) => boolean): Promise<void>;
+  read(onData: (view: Buffer) => boolean, into?: () => Buffer): Promise<void>;
   resume(): void;
   /** Stops the transfer; `read` rejects with `error`. */
   destroy(error?: Error): void;
@@ -25,11 +27,13 @@ export interface Http1GetOptions {
 }
 
 const READ_BYTES = 1 << 20;
+const HEAD_READ_BYTES = 64 << 10;
 const MAX_HEADER_BYTES = 64 << 10;
 
 /**
  * One `GET` over its own HTTP/1.1 connection (`Connection: close`), TCP or TLS, reading the socket
- * into one reused megabyte (`onread`) instead of a new buffer per read. `node:http` and `fetch`
+ * into one reused megabyte (`onread`) instead of a new buffer per read, or straight into the
+ * caller's buffers (`read`'s `into`). `node:http` and `fetch`
  * allocate and wrap every 64 KiB the socket yields: for a multi-gigabyte body that costs several
  * times the CPU of the transfer itself (~10× measured on loopback), and the download shares the
  * machine with everything else. Bodies framed by Content-Length, chunked encoding or the close.
@@ -40,11 +44,17 @@ export function http1Get(url: URL, o: Http1GetOptions): Promise<Http1Response> {
     const secure = url.protocol === "https:";
     const host = url.hostname.replace(/^\[|\]$/g, "");
     const port = Number(url.port) || (secure ? 443 : 80);
-    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    // The headers (and the first body bytes after them) land in a small buffer; the body in the
+    // caller's buffers or, without them, in one reused megabyte.
+    const headBuffer = Buffer.allocUnsafe(HEAD_READ_BYTES);
     let head: Buffer | undefined = Buffer.alloc(0);
     let response: Answer | undefined;
     let failed: Error | undefined;
-    const onread = { buffer, callback: (n: number) => received(buffer.subarray(0, n)) };
+    const onread = {
+      // Asked for before each socket read (net's `onread` takes a function as well as a buffer).
+      buffer: () => response?.nextReadBuffer() ?? headBuffer,
+      callback: (n: number, buffer: Buffer) => received(buffer.subarray(0, n)),
+    };
     const socket: Socket = secure
       ? tlsConnect({
           host,
@@ -113,6 +123,8 @@ class Answer implements Http1Response {
   private readonly finish: () => void;
   private readonly body: BodyFraming;
   private onData: ((view: Buffer) => boolean) | undefined;
+  private into: (() => Buffer) | undefined;
+  private ownBuffer: Buffer | undefined;
   private settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private done = false;
   private error: Error | undefined;
@@ -129,9 +141,10 @@ class Answer implements Http1Response {
     this.body = framing(head.status, head.headers);
   }
 
-  read(onData: (view: Buffer) => boolean): Promise<void> {
+  read(onData: (view: Buffer) => boolean, into?: () => Buffer): Promise<void> {
     if (this.error) return Promise.reject(this.error);
     this.onData = onData;
+    if (into && this.body.kind === "length") this.into = into;
     return new Promise((resolve, reject) => {
       this.settle = { resolve, reject };
       const early = this.early;
@@ -141,6 +154,18 @@ class Answer implements Http1Response {
       if (this.body.kind === "none") return this.complete();
       this.socket.resume();
     });
+  }
+
+  /** Where the next socket read lands: never past the body, so its bytes are the body's. */
+  nextReadBuffer(): Buffer | undefined {
+    if (this.done || this.error || !this.onData) return undefined;
+    const left = this.body.left();
+    if (this.into) {
+      const target = this.into();
+      if (target.length > 0) return target.length > left ? target.subarray(0, left) : target;
+    }
+    this.ownBuffer ??= Buffer.allocUnsafe(READ_BYTES);
+    return this.ownBuffer;
   }
 
   resume(): void {
@@ -216,20 +241,23 @@ function parseHead(text: string): { status: number; headers: Map<string, string>
 interface BodyFraming {
   kind: "none" | "length" | "chunked" | "close";
   feed(view: Buffer, deliver: (data: Buffer) => void): boolean;
+  /** Body bytes still to come (Infinity when the framing does not tell). */
+  left(): number;
 }
 
 function framing(status: number, headers: Map<string, string>): BodyFraming {
   if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
-    return { kind: "none", feed: () => true };
+    return NO_BODY;
   }
   if (/(^|,)\s*chunked\s*$/i.test(headers.get("transfer-encoding") ?? "")) return chunked();
   const length = headers.get("content-length");
   if (length !== undefined) {
     if (!/^\d+$/.test(length)) throw new Error(`bad Content-Length: ${length}`);
     let left = Number(length);
-    if (left === 0) return { kind: "none", feed: () => true };
+    if (left === 0) return NO_BODY;
     return {
       kind: "length",
+      left: () => left,
       feed(view, deliver) {
         const take = Math.min(left, view.length);
         left -= take;
@@ -240,12 +268,15 @@ function framing(status: number, headers: Map<string, string>): BodyFraming {
   }
   return {
     kind: "close",
+    left: () => Number.POSITIVE_INFINITY,
     feed(view, deliver) {
       deliver(view);
       return false;
     },
   };
 }
+
+const NO_BODY: BodyFraming = { kind: "none", feed: () => true, left: () => 0 };
 
 /** Chunked transfer encoding: hex size line, data, CRLF; a zero size, trailers, an empty line. */
 function chunked(): BodyFraming {
@@ -254,6 +285,7 @@ function chunked(): BodyFraming {
   let left = 0;
   return {
     kind: "chunked",
+    left: () => Number.POSITIVE_INFINITY,
     feed(view, deliver) {
       let i = 0;
       while (i < view.length) {
