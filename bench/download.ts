@@ -109,7 +109,7 @@ export default async function downloadBench(): Promise<Figure[]> {
         }),
         figure({
           id: "download.parallel-capped",
-          title: `Model download, ${connections} ranged connections, each capped at ${CAP / 2 ** 20} MiB/s`,
+          title: `Model download, up to ${connections} ranged connections, each capped at ${CAP / 2 ** 20} MiB/s`,
           value: mbps(median(parallel)),
           unit: "MiB/s",
           baseline: {

@@ -33,9 +33,10 @@ export const RunnerEnv = z
       .optional(),
     HF_HUB_OFFLINE: flag,
     /**
-     * Ranged requests at once for the model download: CDNs cap each connection's rate. Four
-     * reach 0.8× of 4 × the cap in the bench, and four CDN connections already fill what one
-     * client writes to a shared volume (EFS); more only add requests.
+     * The most ranged requests at once for the model download: CDNs cap each connection's rate
+     * (the download starts with one and adds more while they raise its rate). Four reach 0.9× of
+     * 4 × the cap in the bench, and four CDN connections already fill what one client writes to
+     * a shared volume (EFS); more only add requests.
      */
     MODEL_DOWNLOAD_CONNECTIONS: z.coerce.number().int().min(1).max(32).default(4),
     PORT: z.coerce.number().int().min(0).max(65_535).default(8080),

@@ -34,6 +34,11 @@ export interface HubFaults {
    * several ranged requests at once get this rate each.
    */
   throttle?: number;
+  /**
+   * Bytes per second for all body responses together, as over a thin link: more connections at
+   * once do not go faster.
+   */
+  linkThrottle?: number;
   /** Close the connection after this many body bytes. */
   drop?: Counted & { afterBytes: number };
   /** Stop sending (socket stays open) after this many body bytes. */
@@ -131,6 +136,19 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
     if (fault.times !== undefined && used >= fault.times) return false;
     counters.set(name, used + 1);
     return true;
+  };
+
+  /** What the shared link has sent since `at` (at `rate`). */
+  let link = { at: 0, sent: 0, rate: 0 };
+  const linkWait = (bytes: number): number => {
+    const rate = faults.linkThrottle;
+    if (!rate) return 0;
+    const now = Date.now();
+    // A new rate, or a link idle for a while, starts a new schedule.
+    if (rate !== link.rate || link.at + (link.sent / rate) * 1000 < now - 100)
+      link = { at: now, sent: 0, rate };
+    link.sent += bytes;
+    return link.at + (link.sent / rate) * 1000 - now;
   };
 
   const requests: LoggedRequest[] = [];
@@ -336,6 +354,8 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
       end,
       // Read on every chunk, so a test can slow a download down or speed it up while it runs.
       throttle: () => (isProbe ? undefined : faults.throttle),
+      linked: !isProbe && Boolean(faults.linkThrottle),
+      linkWait: (n) => (isProbe ? 0 : linkWait(n)),
       corrupt: !isProbe && Boolean(faults.corrupt),
       drop,
       stall,
@@ -417,6 +437,10 @@ interface BodyOptions {
   start: number;
   end: number;
   throttle: () => number | undefined;
+  /** The body goes over the shared link (`linkThrottle`). */
+  linked: boolean;
+  /** How long to wait after sending `n` bytes over the shared link. */
+  linkWait: (n: number) => number;
   corrupt: boolean;
   drop?: number;
   stall?: number;
@@ -430,7 +454,7 @@ async function streamBody(res: ServerResponse, local: string, o: BodyOptions): P
   });
   // Small chunks keep throttling smooth and faults exact; big ones let loopback run at full speed.
   const chunkSize =
-    o.throttle() || o.drop !== undefined || o.stall !== undefined ? 64 * 1024 : 1 << 20;
+    o.throttle() || o.linked || o.drop !== undefined || o.stall !== undefined ? 64 * 1024 : 1 << 20;
   let sent = 0;
   let paced = { at: Date.now(), sent: 0, rate: o.throttle() };
   const stream = createReadStream(local, { start: o.start, end: o.end, highWaterMark: chunkSize });
@@ -465,6 +489,8 @@ async function streamBody(res: ServerResponse, local: string, o: BodyOptions): P
         const wait = paced.at + ((sent - paced.sent) / rate) * 1000 - Date.now();
         if (wait > 0) await sleep(wait);
       }
+      const linkWait = o.linkWait(chunk.length);
+      if (linkWait > 0) await sleep(linkWait);
     }
     if (!closed) res.end();
   } catch {

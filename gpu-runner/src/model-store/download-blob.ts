@@ -4,6 +4,7 @@ import type { FileDownloadInfoOutput } from "@huggingface/hub";
 import type { Logger } from "pino";
 import type { RetryPolicy } from "./backoff";
 import { classifyHubError, type HubTarget } from "./classify-hub-error";
+import { ConnectionRamp } from "./connection-ramp";
 import {
   ChecksumMismatchError,
   DiskSpaceError,
@@ -39,7 +40,10 @@ export interface DownloadBlobOptions {
   size: number;
   check: BlobCheck;
   retry: RetryPolicy;
-  /** Ranged requests in flight at once (CDNs cap each connection's rate). */
+  /**
+   * The most ranged requests in flight at once (CDNs cap each connection's rate); the download
+   * starts with one and adds more only while they raise its rate (`ConnectionRamp`).
+   */
   connections: number;
   /** Bytes asked for in one ranged request (the last one may be shorter). */
   rangeBytes: number;
@@ -114,11 +118,14 @@ async function transfer(
   try {
     hasher.advance(offset); // the resumed prefix is hashed while the rest downloads
     let failure: { error: unknown } | undefined;
-    const connection = async () => {
+    const connection = async (slot: number) => {
       try {
         const hub = new HubFetch({ idleMs: o.idleMs, signal });
-        for (let range = await state.take(); range; range = await state.take()) {
-          await fetchRange(range, { state, hub, resumed: offset > 0 && !fresh });
+        let range = await state.take(slot);
+        if (!range) state.ramp.idle();
+        state.asking(slot);
+        for (; range; range = await state.take(slot)) {
+          await fetchRange(range, { state, hub, slot, resumed: offset > 0 && !fresh });
           state.finish(range);
         }
       } catch (error) {
@@ -126,8 +133,13 @@ async function transfer(
         stop.abort(error);
       }
     };
-    const count = Math.max(1, Math.min(o.connections, Math.ceil((size - offset) / o.rangeBytes)));
-    await Promise.all(Array.from({ length: count }, connection));
+    const running: Promise<void>[] = [];
+    state.onMoreConnections = (wanted) => {
+      for (let slot = running.length; slot < wanted; slot++) running.push(connection(slot));
+    };
+    state.onMoreConnections(1);
+    // Connections started while these run are awaited too.
+    for (let i = 0; i < running.length; i++) await running[i];
     if (o.signal.aborted) throw o.signal.reason;
     if (failure) throw failure.error;
     await state
@@ -162,7 +174,14 @@ class TransferState {
   readonly o: DownloadBlobOptions;
   readonly file: import("node:fs/promises").FileHandle;
   readonly signal: AbortSignal;
+  readonly ramp: ConnectionRamp;
+  /** Starts connections up to the count given (those beyond it stop after their range). */
+  onMoreConnections: (wanted: number) => void = () => {};
   private readonly hasher: FileHasher;
+  /** Body bytes that arrived (written or not), for the ramp's rate. */
+  private arrivedBytes = 0;
+  /** When each new connection asked for its first range, until its first byte. */
+  private readonly askedAt = new Map<number, number>();
   /** Start of the next range nobody took yet. */
   private next: number;
   private readonly active = new Set<Range>();
@@ -196,6 +215,9 @@ class TransferState {
     this.next = s.offset;
     this.received = s.offset;
     this.window = 2 * s.o.connections * s.o.rangeBytes;
+    this.ramp = new ConnectionRamp(
+      Math.max(1, Math.min(s.o.connections, Math.ceil((s.o.size - s.offset) / s.o.rangeBytes))),
+    );
     s.signal.addEventListener("abort", () => this.wake(), { once: true });
   }
 
@@ -206,11 +228,14 @@ class TransferState {
     return f;
   }
 
-  /** The next range to fetch, once the window allows it; undefined when none is left. */
-  async take(): Promise<Range | undefined> {
+  /**
+   * The next range for connection `slot` to fetch, once the window allows it; undefined when none
+   * is left or the ramp wants fewer connections than `slot + 1`.
+   */
+  async take(slot: number): Promise<Range | undefined> {
     for (;;) {
       this.signal.throwIfAborted();
-      if (this.next >= this.o.size) return undefined;
+      if (this.next >= this.o.size || slot >= this.ramp.wanted) return undefined;
       if (this.next - this.frontier < this.window) break;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
@@ -233,6 +258,26 @@ class TransferState {
       await this.recorded;
     }
     return range;
+  }
+
+  /** Connection `slot` sends its first request now. */
+  asking(slot: number): void {
+    this.askedAt.set(slot, performance.now());
+  }
+
+  /** `length` body bytes arrived on connection `slot`. */
+  arrived(slot: number, length: number): void {
+    this.arrivedBytes += length;
+    const now = performance.now();
+    const asked = this.askedAt.get(slot);
+    if (asked !== undefined) {
+      this.askedAt.delete(slot);
+      this.ramp.firstByte(now - asked, now, this.arrivedBytes);
+    }
+    const wanted = this.ramp.sample(this.arrivedBytes, now);
+    if (wanted === undefined) return;
+    this.onMoreConnections(wanted);
+    this.wake(); // connections beyond `wanted` that wait for the window stop now
   }
 
   takeSlab(): Buffer {
@@ -305,7 +350,7 @@ class TempFileError extends Error {
 /** Fetches one range into the file, resuming it with Range after drops, stalls and 5xx. */
 async function fetchRange(
   range: Range,
-  c: { state: TransferState; hub: HubFetch; resumed: boolean },
+  c: { state: TransferState; hub: HubFetch; slot: number; resumed: boolean },
 ): Promise<void> {
   const { state, hub } = c;
   const { o, signal } = state;
@@ -317,6 +362,7 @@ async function fetchRange(
       await readInto(await requestRange(range, c), {
         range,
         state,
+        slot: c.slot,
         // A server that ignored Range sent the file from 0.
         skip: hub.lastStatus === 200 ? before : 0,
       });
@@ -429,6 +475,7 @@ async function readInto(
       toSkip -= n;
       chunk = chunk.subarray(n);
     }
+    state.arrived(s.slot, chunk.length);
     const room = range.end - (range.pos + queued + filled);
     if (chunk.length > room) {
       if (range.end === o.size) {

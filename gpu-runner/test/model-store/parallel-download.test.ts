@@ -88,6 +88,28 @@ describe("ensureModel over several ranged connections", () => {
     expect(await readdir(blobs)).toEqual([await fx.hub.sha256Of(REPO, FILE)]);
   });
 
+  it("starts with one connection and adds the others only while each is capped", async () => {
+    // Each connection capped (a CDN): the ramp goes to all four. Ranges of a second each, so
+    // that the gaps between one range and the next do not blur the rates it compares.
+    const capped = await fixture(16 * MB, { hub: { faults: { throttle: 2 * MB } } });
+    const first = await ensureModel({ ...parallel(capped), ...fast, rangeBytes: 2 * MB });
+    expect(await sha256(first.path)).toBe(await capped.hub.sha256Of(REPO, FILE));
+    await logged(() => bodyBytes(capped.hub.requests) >= 16 * MB);
+    const cappedBodies = bodyRequests(capped.hub.requests);
+    expect(maxOverlap(cappedBodies)).toBe(4);
+    // The first range was fetched alone for a while.
+    const sorted = [...cappedBodies].sort((a, b) => a.startedAt - b.startedAt);
+    expect(startOf(sorted[0])).toBe(0);
+    expect(sorted[1]!.startedAt - sorted[0]!.startedAt).toBeGreaterThanOrEqual(140);
+
+    // One thin link for all connections: a second one adds nothing, four are never opened.
+    const linked = await fixture(12 * MB, { hub: { faults: { linkThrottle: 8 * MB } } });
+    const second = await ensureModel({ ...parallel(linked), ...ranged });
+    expect(await sha256(second.path)).toBe(await linked.hub.sha256Of(REPO, FILE));
+    await logged(() => bodyBytes(linked.hub.requests) >= 12 * MB);
+    expect(maxOverlap(bodyRequests(linked.hub.requests))).toBeLessThanOrEqual(2);
+  });
+
   it("aborted mid-way, leaves a plain prefix (no holes, no record) that the next call resumes after", async () => {
     // Every body stalls half-way through its range, so the download cannot finish before the
     // abort however the machine schedules it (a throttle alone lost that race under load).

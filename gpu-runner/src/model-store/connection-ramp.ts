@@ -1,0 +1,72 @@
+/** The shortest measuring window (the window also lasts 4 × the new connections' first-byte time). */
+const MIN_WINDOW_MS = 150;
+
+/**
+ * How many ranged connections a download keeps open. It starts with one and doubles (up to
+ * `max`) while doubling raises the rate of the whole download by at least half: a CDN that caps
+ * each connection's rate gives nearly twice the bytes for twice the connections. When doubling
+ * does not pay (loopback, a shared link, a busy CPU), it goes back to the count before and stays.
+ * Measured (256 MiB from the local Hub emulator, 2 cores): 1 connection 270–320 MiB/s, 4 at once
+ * 190–220 MiB/s, because the peer's sends, our reads, writes and the hash then all compete for
+ * the same cores; with each connection capped at 24 MiB/s, 4 connections fetch ~4× faster.
+ */
+export class ConnectionRamp {
+  /** Connections wanted now. */
+  wanted = 1;
+  private settled: boolean;
+  /** Connections added last that have not delivered a byte yet. */
+  private pending = 1;
+  private slowestFirstByteMs = 0;
+  private window: { start: number; bytes: number; ms: number } | undefined;
+  private before: { count: number; rate: number } | undefined;
+
+  constructor(private readonly max: number) {
+    this.settled = max <= 1;
+  }
+
+  /** A connection added by the last change delivered its first byte, `firstByteMs` after asking. */
+  firstByte(firstByteMs: number, now: number, bytes: number): void {
+    if (this.settled || this.pending === 0) return;
+    this.slowestFirstByteMs = Math.max(this.slowestFirstByteMs, firstByteMs);
+    if (--this.pending > 0) return;
+    // Every connection delivers now: the rate from here is the rate of `wanted` connections.
+    const ms = Math.max(MIN_WINDOW_MS, 4 * this.slowestFirstByteMs);
+    this.window = { start: now, bytes, ms };
+  }
+
+  /** A connection added by the last change found nothing left to fetch: no more changes. */
+  idle(): void {
+    this.settled = true;
+  }
+
+  /**
+   * `bytes` have arrived so far, at `now`. Returns the new number of connections when it changes
+   * (more: start them; fewer: the extra ones finish their range and stop).
+   */
+  sample(bytes: number, now: number): number | undefined {
+    const w = this.window;
+    if (this.settled || !w || now - w.start < w.ms) return undefined;
+    const rate = (bytes - w.bytes) / (now - w.start);
+    const before = this.before;
+    if (before) {
+      // Capped connections would give `wanted / before.count` times the rate: ask for half that gain.
+      const gain = this.wanted / before.count;
+      if (rate < before.rate * (1 + (gain - 1) / 2)) {
+        this.settled = true;
+        this.wanted = before.count;
+        return this.wanted;
+      }
+    }
+    this.before = { count: this.wanted, rate };
+    if (this.wanted >= this.max) {
+      this.settled = true;
+      return undefined;
+    }
+    const next = Math.min(this.max, this.wanted * 2);
+    this.pending = next - this.wanted;
+    this.slowestFirstByteMs = 0;
+    this.window = undefined;
+    this.wanted = next;
+    return next;
+  }
+}
