@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,8 @@ const PARTS_VARIANTS = (
 
 /**
  * What each part of the edge costs on a small authenticated request (GET /v1/models): the
- * real edge and the bare Worker as in bench/edge.ts, plus bench/edge-parts-worker.ts, which
+ * real edge and the bare Worker as in bench/edge.ts, the real edge without its static assets,
+ * plus bench/edge-parts-worker.ts, which
  * runs the edge app with one part switched off, or the bare pass-through with one part added.
  * Every variant once per round, in a shuffled order; each minus the direct call of its round.
  */
@@ -27,6 +28,7 @@ export async function edgeParts(): Promise<Record<string, { p50: number; p99: nu
   const edge = await startEdge({ persistTo: join(dir, "state"), vars });
   const bare = await startBareWorker(tap.url, runner.secret);
   const parts = await startParts(dir, vars);
+  const noAssets = await startEdgeWithoutAssets(dir, vars);
   try {
     const limits = { perMinute: 1_000_000, streams: 100 };
     const { bench: key } = (await seedKeys(join(dir, "state"), [{ name: "bench", limits }])) as {
@@ -37,9 +39,13 @@ export async function edgeParts(): Promise<Record<string, { p50: number; p99: nu
       join(dir, "parts"),
       PARTS_VARIANTS.map((name) => ({ name, limits })),
     );
+    const { bench: noAssetsKey } = (await seedKeys(join(dir, "no-assets"), [
+      { name: "bench", limits },
+    ])) as { bench: string };
     const direct = () => small(tap.url, { authorization: `Bearer ${runner.secret}` });
     const targets: Record<string, () => Promise<number>> = {
       "real-edge": () => small(edge.url, { authorization: `Bearer ${key}` }),
+      "real-edge-no-assets": () => small(noAssets.url, { authorization: `Bearer ${noAssetsKey}` }),
       "real-bare": () => small(bare.url, { authorization: "Bearer anything" }),
     };
     for (const v of PARTS_VARIANTS) {
@@ -63,6 +69,7 @@ export async function edgeParts(): Promise<Record<string, { p50: number; p99: nu
       entries.map((t) => [t.name, { p50: percentile(t.added, 50), p99: percentile(t.added, 99) }]),
     );
   } finally {
+    await noAssets.dispose();
     await parts.dispose();
     await bare.dispose();
     await edge.dispose();
@@ -102,6 +109,37 @@ async function startParts(dir: string, vars: { RUNNER_URL: string; RUNNER_SECRET
     envFiles: [join(dir, "no.env")],
     bindings: { RUNNER_SECRET: { type: "secret_text", value: vars.RUNNER_SECRET } },
     dev: { ...QUIET_DEV, persist: join(dir, "parts") },
+  } as Parameters<typeof unstable_startWorker>[0]);
+  await worker.ready;
+  return { url: (await worker.url).origin, dispose: () => worker.dispose() };
+}
+
+/**
+ * The real edge from wrangler.jsonc without its `assets` (the playground): what the assets
+ * router in front of the Worker costs an API request, `run_worker_first` and all.
+ */
+async function startEdgeWithoutAssets(
+  dir: string,
+  vars: { RUNNER_URL: string; RUNNER_SECRET: string },
+) {
+  const functions = fileURLToPath(new URL("../functions/", import.meta.url));
+  // wrangler.jsonc has whole-line comments only; its strings may contain "//".
+  const jsonc = await readFile(join(functions, "wrangler.jsonc"), "utf8");
+  const { assets: _, ...config } = JSON.parse(jsonc.replace(/^\s*\/\/.*$/gm, ""));
+  const path = join(dir, "no-assets.json");
+  await writeFile(
+    path,
+    JSON.stringify({
+      ...config,
+      main: join(functions, config.main),
+      vars: { ...config.vars, RUNNER_URL: vars.RUNNER_URL },
+    }),
+  );
+  const worker = await unstable_startWorker({
+    config: path,
+    envFiles: [join(dir, "no.env")],
+    bindings: { RUNNER_SECRET: { type: "secret_text", value: vars.RUNNER_SECRET } },
+    dev: { ...QUIET_DEV, persist: join(dir, "no-assets") },
   } as Parameters<typeof unstable_startWorker>[0]);
   await worker.ready;
   return { url: (await worker.url).origin, dispose: () => worker.dispose() };
