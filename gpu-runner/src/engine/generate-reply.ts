@@ -54,19 +54,23 @@ export interface ReplyRequest {
  * Why not `LlamaChat.generateResponse`: (1) its `grammar` constrains from the first token, so a
  * reasoning model answers in JSON with no thought at all; a grammar that starts after the
  * thought needs the loop in our hands. (2) It renders the chat history again although the
- * engine has already rendered it to pick a sequence. (3) Speed: measured on this project's
- * 24M-parameter model (one llama.cpp thread, ~2.7 ms of compute a token, 2 busy cores),
- * main-thread CPU per token was 0.57 ms through `LlamaChat`, 0.55 ms for the whole engine path
- * with this loop and 0.42 ms for a bare `evaluate` loop: what remains is node-llama-cpp's own
- * evaluate path, which per token hands work to a pool thread twice (decode, then sample) and
- * waits for it each time. Those waits are what separates the runner from llama-server (one
- * thread, no hand-off): through the decode bench on 2 cores under load, per token ~2.0–2.6 ms
- * of native work on the pool, 0.5–1.1 ms of main-thread CPU, 0.2–0.4 ms for the client, yet
- * 3.3–8 ms of wall; a decode took 2.7–5.9 ms from call to completion, the rest of it waiting
- * for a CPU. Hence 2 pool threads, not libuv's 4 (`gpu-runner/Dockerfile`). Dispatching a lone
- * reply's next decode at once (a `dispatchSchedule`) and sending the token's events after it
- * cut the main thread's share of that path (0.5–1.0 → 0.3–0.5 ms) but did not move tok/s
- * measurably, so the loop stays this simple.
+ * engine has already rendered it to pick a sequence. (3) Speed: this loop adds ~0.1–0.2 ms of
+ * main-thread CPU a token to node-llama-cpp's own evaluate path (~0.35 ms of locks and batch
+ * queue over a bare addon loop). The gap to llama-server is not compute: per token each does
+ * ~2.1 ms of native work on the 24M bench model, but node-llama-cpp hands every token to a
+ * libuv pool thread twice (decode, then sample) and back to the main thread, where llama-server
+ * stays on one thread; on 2 busy cores each hand-off also waits for a CPU. Measured in
+ * 2026-12, interleaved with llama-server on 2 busy cores, neither way out is worth a fork:
+ * node-llama-cpp built from its bundled source natively (as llama-server is built) costs the
+ * same on the pool thread (24M 2.07 vs 2.15 ms a token, 208M 22.0 vs 22.0) and ran the runner
+ * no faster than the prebuilt (single stream 0.48–0.68× llama-server vs 0.58–0.74×); a
+ * patched addon call that decodes and samples in one hand-off gained 11–16% over that same
+ * build (0.53–0.79×), short of 1× and at the price of a source build in CI (~12 min on
+ * 2 cores). Hence the prebuilt addon and 2 pool threads, not libuv's 4
+ * (`gpu-runner/Dockerfile`). Dispatching a lone reply's next decode at once and sending its
+ * events after it did not move tok/s either, so the loop stays this simple. A repeated
+ * prompt's TTFT is mostly its tail after the cached prefix (34 tokens in the decode bench,
+ * evaluated by llama-server too); rendering, tokenizing and `adaptStateToTokens` take ~1.2 ms.
  * See `bench/decode.ts` for the comparison with llama-server.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
