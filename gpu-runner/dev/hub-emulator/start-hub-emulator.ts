@@ -39,6 +39,8 @@ export interface HubFaults {
    * once do not go faster.
    */
   linkThrottle?: number;
+  /** Milliseconds before each answer (hub and CDN), as from a far server. */
+  latency?: number;
   /** Close the connection after this many body bytes. */
   drop?: Counted & { afterBytes: number };
   /** Stop sending (socket stays open) after this many body bytes. */
@@ -178,16 +180,26 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
     });
   };
 
-  const hub = createServer((req, res) => {
-    log(req, res, "hub", () => 0);
-    if (faults.serverError?.on !== "cdn" && fire("serverError", faults.serverError)) {
-      return hubError(res, faults.serverError?.status ?? 503, "ServerError", "emulated outage");
-    }
-    void handleHub(req, res).catch((error: unknown) => {
-      if (!res.headersSent) hubError(res, 500, "InternalError", String(error));
-      else res.destroy();
-    });
-  });
+  /** Runs `handle` after the emulated latency, if any. */
+  const delayed =
+    (handle: (req: IncomingMessage, res: ServerResponse) => void) =>
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (faults.latency) setTimeout(() => handle(req, res), faults.latency);
+      else handle(req, res);
+    };
+
+  const hub = createServer(
+    delayed((req, res) => {
+      log(req, res, "hub", () => 0);
+      if (faults.serverError?.on !== "cdn" && fire("serverError", faults.serverError)) {
+        return hubError(res, faults.serverError?.status ?? 503, "ServerError", "emulated outage");
+      }
+      void handleHub(req, res).catch((error: unknown) => {
+        if (!res.headersSent) hubError(res, 500, "InternalError", String(error));
+        else res.destroy();
+      });
+    }),
+  );
 
   async function handleHub(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
@@ -317,53 +329,55 @@ export async function startHubEmulator(options: HubEmulatorOptions): Promise<Hub
     return false;
   }
 
-  const cdn = createServer((req, res) => {
-    let sent = 0;
-    log(req, res, "cdn", () => sent);
-    const url = new URL(req.url ?? "/", "http://x");
-    const match = /^\/blobs\/([0-9a-f]{64})$/.exec(url.pathname);
-    const file = match?.[1] ? byBlob.get(match[1]) : undefined;
-    if (!file) {
-      res.writeHead(404, { "Content-Type": "application/xml" });
-      return void res.end("<Error><Code>NoSuchKey</Code></Error>");
-    }
-    const range = parseRange(req.headers.range, file.size);
-    if (range === "unsatisfiable") {
-      res.writeHead(416, { "Content-Range": `bytes */${file.size}` });
-      return void res.end();
-    }
-    const isProbe = range !== undefined && range.end - range.start < 1;
-    if (!isProbe && faults.serverError?.on === "cdn" && fire("serverError", faults.serverError)) {
-      res.writeHead(faults.serverError.status ?? 503, { "Content-Type": "application/xml" });
-      return void res.end("<Error><Code>ServiceUnavailable</Code></Error>");
-    }
-    const start = range?.start ?? 0;
-    const end = range?.end ?? file.size - 1;
-    res.writeHead(range ? 206 : 200, {
-      "Content-Type": "application/octet-stream",
-      "Content-Length": String(end - start + 1),
-      "Accept-Ranges": "bytes",
-      ETag: `"${file.sha256}"`,
-      ...(range ? { "Content-Range": `bytes ${start}-${end}/${file.size}` } : {}),
-    });
-    if (req.method === "HEAD") return void res.end();
-    const drop = !isProbe && fire("drop", faults.drop) ? faults.drop?.afterBytes : undefined;
-    const stall = !isProbe && fire("stall", faults.stall) ? faults.stall?.afterBytes : undefined;
-    void streamBody(res, file.local, {
-      start,
-      end,
-      // Read on every chunk, so a test can slow a download down or speed it up while it runs.
-      throttle: () => (isProbe ? undefined : faults.throttle),
-      linked: !isProbe && Boolean(faults.linkThrottle),
-      linkWait: (n) => (isProbe ? 0 : linkWait(n)),
-      corrupt: !isProbe && Boolean(faults.corrupt),
-      drop,
-      stall,
-      onBytes: (n) => {
-        sent += n;
-      },
-    });
-  });
+  const cdn = createServer(
+    delayed((req, res) => {
+      let sent = 0;
+      log(req, res, "cdn", () => sent);
+      const url = new URL(req.url ?? "/", "http://x");
+      const match = /^\/blobs\/([0-9a-f]{64})$/.exec(url.pathname);
+      const file = match?.[1] ? byBlob.get(match[1]) : undefined;
+      if (!file) {
+        res.writeHead(404, { "Content-Type": "application/xml" });
+        return void res.end("<Error><Code>NoSuchKey</Code></Error>");
+      }
+      const range = parseRange(req.headers.range, file.size);
+      if (range === "unsatisfiable") {
+        res.writeHead(416, { "Content-Range": `bytes */${file.size}` });
+        return void res.end();
+      }
+      const isProbe = range !== undefined && range.end - range.start < 1;
+      if (!isProbe && faults.serverError?.on === "cdn" && fire("serverError", faults.serverError)) {
+        res.writeHead(faults.serverError.status ?? 503, { "Content-Type": "application/xml" });
+        return void res.end("<Error><Code>ServiceUnavailable</Code></Error>");
+      }
+      const start = range?.start ?? 0;
+      const end = range?.end ?? file.size - 1;
+      res.writeHead(range ? 206 : 200, {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(end - start + 1),
+        "Accept-Ranges": "bytes",
+        ETag: `"${file.sha256}"`,
+        ...(range ? { "Content-Range": `bytes ${start}-${end}/${file.size}` } : {}),
+      });
+      if (req.method === "HEAD") return void res.end();
+      const drop = !isProbe && fire("drop", faults.drop) ? faults.drop?.afterBytes : undefined;
+      const stall = !isProbe && fire("stall", faults.stall) ? faults.stall?.afterBytes : undefined;
+      void streamBody(res, file.local, {
+        start,
+        end,
+        // Read on every chunk, so a test can slow a download down or speed it up while it runs.
+        throttle: () => (isProbe ? undefined : faults.throttle),
+        linked: !isProbe && Boolean(faults.linkThrottle),
+        linkWait: (n) => (isProbe ? 0 : linkWait(n)),
+        corrupt: !isProbe && Boolean(faults.corrupt),
+        drop,
+        stall,
+        onBytes: (n) => {
+          sent += n;
+        },
+      });
+    }),
+  );
 
   for (const server of [hub, cdn]) {
     server.on("connection", (socket) => {

@@ -19,29 +19,35 @@ function drive(ramp: ConnectionRamp, perConnection: (n: number) => number, until
 }
 
 describe("ConnectionRamp", () => {
-  it("doubles up to the most allowed while each connection is capped", () => {
+  it("goes to the most allowed, by steps of 4, while each connection is capped", () => {
     const ramp = new ConnectionRamp(4);
-    expect(drive(ramp, () => 24)).toEqual([2, 4]);
+    expect(drive(ramp, () => 24)).toEqual([4]);
     expect(ramp.wanted).toBe(4);
+    const wide = new ConnectionRamp(32);
+    expect(drive(wide, () => 24)).toEqual([4, 16, 32]);
   });
 
-  it("goes back to one when a second connection adds nothing (the link or the CPU is the limit)", () => {
+  it("goes back to one when more connections add nothing (the link or the CPU is the limit)", () => {
     const ramp = new ConnectionRamp(4);
-    expect(drive(ramp, (n) => 300 / n)).toEqual([2, 1]);
+    expect(drive(ramp, (n) => 300 / n)).toEqual([4, 1]);
     expect(ramp.wanted).toBe(1);
   });
 
-  it("stops at the count before the doubling that paid too little", () => {
-    const ramp = new ConnectionRamp(8);
-    // Two connections double the rate, four add only a quarter more.
-    expect(drive(ramp, (n) => (n <= 2 ? 24 : 60 / n))).toEqual([2, 4, 2]);
+  it("keeps a step that paid less than half its ideal gain but stops there; undoes one that paid nothing", () => {
+    // Four connections give 2× one (a link at twice a connection's cap): kept, no more.
+    const half = new ConnectionRamp(16);
+    expect(drive(half, (n) => Math.min(24, 48 / n))).toEqual([4]);
+    expect(half.wanted).toBe(4);
+    // Four give 4×, sixteen only 1.1× more: back to four.
+    const capped = new ConnectionRamp(16);
+    expect(drive(capped, (n) => Math.min(24, 105 / n))).toEqual([4, 16, 4]);
   });
 
   it("measures for at least 4 × the slowest first byte of the connections it added", () => {
-    const ramp = new ConnectionRamp(2);
+    const ramp = new ConnectionRamp(4);
     ramp.firstByte(200, 200, 0); // a far CDN: 200 ms to the first byte
     expect(ramp.sample(1_000, 500)).toBeUndefined(); // 300 ms in: too early
-    expect(ramp.sample(2_000, 1_000)).toBe(2);
+    expect(ramp.sample(2_000, 1_000)).toBe(4);
   });
 
   it("never changes with one connection allowed", () => {
