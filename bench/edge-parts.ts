@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
 import { seedKeys } from "../functions/test/seed-keys";
 import { startEdge } from "../functions/test/start-edge";
-import { percentile, QUIET_DEV, startBareWorker, startTappedRunner } from "./edge";
+import { percentile, QUIET_DEV, shuffle, startBareWorker, startTappedRunner } from "./edge";
 import { isMain } from "./figure";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
@@ -151,15 +151,6 @@ async function small(url: string, headers: Record<string, string>): Promise<numb
   await res.arrayBuffer();
   if (!res.ok) throw new Error(`GET /v1/models (${headers["x-bench-variant"]}): ${res.status}`);
   return performance.now() - started;
-}
-
-function shuffle<T>(items: T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 if (isMain(import.meta)) {
