@@ -77,7 +77,7 @@ export default async function edgeBench(): Promise<Figure[]> {
 
     const note = (a: number[], b: number[]) =>
       `+${(percentile(a, 50) - percentile(b, 50)).toFixed(2)} ms p50, +${(percentile(a, 99) - percentile(b, 99)).toFixed(2)} ms p99`;
-    const latencyNote = `GET /v1/models, ${SMALL_REQUESTS} sequential requests each way, interleaved; ${note(edgeMs, directMs)}`;
+    const latencyNote = `GET /v1/models, ${SMALL_REQUESTS} sequential requests each way, interleaved in a shuffled order each round; ${note(edgeMs, directMs)}`;
     const lagNote = `${STREAMS} streams × ~55 tokens each way (tiny model, JSONL); ${note(edgeLag, directLag)}`;
     return [
       figure({
@@ -90,7 +90,7 @@ export default async function edgeBench(): Promise<Figure[]> {
           value: percentile(bareAdds, 50),
         },
         higherIsBetter: false,
-        note: `GET /v1/models with an API key (auth, limits, logging) vs a Worker that only forwards; each minus the direct call made beside it; ${SMALL_REQUESTS} each, interleaved`,
+        note: `GET /v1/models with an API key (auth, limits, logging) vs a Worker that only forwards; each minus the direct call made beside it; ${SMALL_REQUESTS} each, interleaved in a shuffled order each round`,
       }),
       figure({
         id: "edge.added-latency.p99",
