@@ -61,11 +61,12 @@ export interface ReplyRequest {
  * libuv pool thread twice (decode, then sample) and back to the main thread, where llama-server
  * stays on one thread; on 2 busy cores each hand-off also waits for a CPU. Measured in
  * 2026-12, interleaved with llama-server on 2 busy cores, neither way out is worth a fork:
- * node-llama-cpp built from its bundled source natively (as llama-server is built) costs the
- * same on the pool thread (24M 2.07 vs 2.15 ms a token, 208M 22.0 vs 22.0) and ran the runner
- * no faster than the prebuilt (single stream 0.48–0.68× llama-server vs 0.58–0.74×); a
- * patched addon call that decodes and samples in one hand-off gained 11–16% over that same
- * build (0.53–0.79×), short of 1× and at the price of a source build in CI (~12 min on
+ * node-llama-cpp built from its bundled source natively (as llama-server is built, with or
+ * without OpenMP) costs the same on the pool thread (24M 2.07 vs 2.15 ms a token, 208M 22.0 vs
+ * 22.0), and through the runner the builds' ranges overlap (single stream 0.48–0.80×
+ * llama-server vs the prebuilt's 0.53–0.74×, 7 runs); a patched addon call that decodes and
+ * samples in one hand-off gained ~10% in a bare loop (−5 to +37%) and reached 0.53–0.79×
+ * through the runner: short of 1×, for a fork CI would have to build from source (12–15 min on
  * 2 cores). Hence the prebuilt addon and 2 pool threads, not libuv's 4
  * (`gpu-runner/Dockerfile`). Dispatching a lone reply's next decode at once and sending its
  * events after it did not move tok/s either, so the loop stays this simple. A repeated
