@@ -22,9 +22,18 @@ async function listen(server: Server | ReturnType<typeof createNetServer>): Prom
 }
 
 const http = (handler: RequestListener) => listen(createHttpServer(handler));
-/** A server that writes `raw` bytes itself (for framings node:http does not produce). */
+/**
+ * A server that writes `raw` bytes itself (for framings node:http does not produce). The client
+ * may close its end while bytes are still on their way (it stops at the body's end), which
+ * resets the server's socket: expected here, so not left as an uncaught ECONNRESET.
+ */
 const raw = (onSocket: (socket: Socket) => void) =>
-  listen(createNetServer((socket) => socket.once("data", () => onSocket(socket))));
+  listen(
+    createNetServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => onSocket(socket));
+    }),
+  );
 
 const options = (extra: Partial<Parameters<typeof http1Get>[1]> = {}) => ({
   headers: {},
