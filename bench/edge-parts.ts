@@ -104,14 +104,7 @@ async function startParts(dir: string, vars: { RUNNER_URL: string; RUNNER_SECRET
       migrations: [{ tag: "v1", new_sqlite_classes: ["KeyLimiter", "KeyLimiterNoWrite"] }],
     }),
   );
-  const worker = await unstable_startWorker({
-    config,
-    envFiles: [join(dir, "no.env")],
-    bindings: { RUNNER_SECRET: { type: "secret_text", value: vars.RUNNER_SECRET } },
-    dev: { ...QUIET_DEV, persist: join(dir, "parts") },
-  } as Parameters<typeof unstable_startWorker>[0]);
-  await worker.ready;
-  return { url: (await worker.url).origin, dispose: () => worker.dispose() };
+  return startWorkerFrom(dir, { config, persist: "parts", secret: vars.RUNNER_SECRET });
 }
 
 /**
@@ -135,11 +128,19 @@ async function startEdgeWithoutAssets(
       vars: { ...config.vars, RUNNER_URL: vars.RUNNER_URL },
     }),
   );
+  return startWorkerFrom(dir, { config: path, persist: "no-assets", secret: vars.RUNNER_SECRET });
+}
+
+/** A quiet Worker from a wrangler config file in `dir`, its state in `dir/persist`. */
+async function startWorkerFrom(
+  dir: string,
+  o: { config: string; persist: string; secret: string },
+) {
   const worker = await unstable_startWorker({
-    config: path,
+    config: o.config,
     envFiles: [join(dir, "no.env")],
-    bindings: { RUNNER_SECRET: { type: "secret_text", value: vars.RUNNER_SECRET } },
-    dev: { ...QUIET_DEV, persist: join(dir, "no-assets") },
+    bindings: { RUNNER_SECRET: { type: "secret_text", value: o.secret } },
+    dev: { ...QUIET_DEV, persist: join(dir, o.persist) },
   } as Parameters<typeof unstable_startWorker>[0]);
   await worker.ready;
   return { url: (await worker.url).origin, dispose: () => worker.dispose() };
