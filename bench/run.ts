@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ default: () => Promise<Figure[]> }
   edge: () => import("./edge"),
   runner: () => import("./runner"),
   decode: () => import("./decode"),
+  "decode-wall": () => import("./decode-wall"),
   concurrency: () => import("./concurrency"),
   download: () => import("./download"),
   "cold-start": () => import("./cold-start"),
