@@ -29,8 +29,10 @@ describe("ConnectionRamp", () => {
 
   it("goes back to one when more connections add nothing (the link or the CPU is the limit)", () => {
     const ramp = new ConnectionRamp(4);
+    expect(ramp.isSettled).toBe(false);
     expect(drive(ramp, (n) => 300 / n)).toEqual([4, 1]);
     expect(ramp.wanted).toBe(1);
+    expect(ramp.isSettled).toBe(true); // final: the download sizes its ranges for one
   });
 
   it("keeps a step that paid less than half its ideal gain but stops there; undoes one that paid nothing", () => {
@@ -52,6 +54,7 @@ describe("ConnectionRamp", () => {
 
   it("never changes with one connection allowed", () => {
     const ramp = new ConnectionRamp(1);
+    expect(ramp.isSettled).toBe(true);
     expect(drive(ramp, () => 24)).toEqual([]);
   });
 });

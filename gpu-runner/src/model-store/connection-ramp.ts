@@ -30,6 +30,11 @@ export class ConnectionRamp {
     this.settled = max <= 1;
   }
 
+  /** The count no longer changes (`wanted` is final). */
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
   /** A connection added by the last change delivered its first byte, `firstByteMs` after asking. */
   firstByte(firstByteMs: number, now: number, bytes: number): void {
     if (this.settled || this.pending === 0) return;

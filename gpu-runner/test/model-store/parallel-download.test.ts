@@ -195,9 +195,15 @@ describe("ensureModel over several ranged connections", () => {
   });
 
   it("asks for smaller ranges towards the end, so the connections finish together", async () => {
-    const fx = await fixture(32 * MB);
-    // Default range size (64 MiB): without the shrinking tail this file would be one range.
-    const model = await ensureModel({ ...fx.source({ MODEL_DOWNLOAD_CONNECTIONS: "2" }), ...fast });
+    // Each connection capped, so that the download keeps both (with one there is nothing to
+    // balance: see below).
+    const fx = await fixture(32 * MB, { hub: { faults: { throttle: 16 * MB } } });
+    // Without the shrinking tail this file would be two 16 MiB ranges.
+    const model = await ensureModel({
+      ...fx.source({ MODEL_DOWNLOAD_CONNECTIONS: "2" }),
+      ...fast,
+      rangeBytes: 16 * MB,
+    });
     expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
     await logged(() => bodyBytes(fx.hub.requests) >= 32 * MB);
     const sizes = bodyRequests(fx.hub.requests)
@@ -215,5 +221,15 @@ describe("ensureModel over several ranged connections", () => {
     expect(sizes[0]).toBe(8 * MB);
     expect(sizes.at(-1)).toBeLessThanOrEqual(4 * MB);
     for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeLessThanOrEqual(sizes[i - 1]!);
+  });
+
+  it("with one connection, asks for whole ranges: the tail has nothing to balance", async () => {
+    const fx = await fixture(8 * MB);
+    const model = await ensureModel({ ...fx.source({ MODEL_DOWNLOAD_CONNECTIONS: "1" }), ...fast });
+    expect(await sha256(model.path)).toBe(await fx.hub.sha256Of(REPO, FILE));
+    await logged(() => bodyBytes(fx.hub.requests) >= 8 * MB);
+    // The default range (64 MiB) holds the file: one plain GET, as curl sends, not the shrinking
+    // tail's two 4 MiB ranges (each range two more requests and connections).
+    expect(bodyRequests(fx.hub.requests).map((r) => r.range)).toEqual([undefined]);
   });
 });
