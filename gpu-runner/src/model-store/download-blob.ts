@@ -159,7 +159,7 @@ async function transfer(
     return { resumedFrom: offset };
   } finally {
     await state.settle().catch(() => {});
-    await hasher.close();
+    hasher.close();
     await file.close();
     // Leave a plain prefix file behind (no holes), so the next attempt resumes exactly after it.
     if (state.outOfOrder) await settlePartial(tempPath, state.frontier).catch(() => {});

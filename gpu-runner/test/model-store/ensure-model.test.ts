@@ -69,6 +69,30 @@ describe("ensureModel against the Hub emulator", () => {
     expect(fx.hub.requests.map((r) => r.path)).toEqual([`/api/models/${REPO}/revision/main`]);
   });
 
+  it("leaves no file on the volume open, verified or not (the hash worker closes its own after exiting)", async () => {
+    // ensureModel does not wait for the hash worker's thread to exit; its read handle closes then.
+    const openOn = async (dir: string) => {
+      const fds = await readdir("/proc/self/fd");
+      const targets = await Promise.all(
+        fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")),
+      );
+      return targets.filter((t) => t.startsWith(dir));
+    };
+    const allClosed = async (dir: string) => {
+      const deadline = performance.now() + 10_000;
+      while ((await openOn(dir)).length > 0 && performance.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      return openOn(dir);
+    };
+    const fx = await fixture(2 * MB);
+    await ensureModel({ ...fx.source(), ...fast });
+    expect(await allClosed(fx.cacheDir)).toEqual([]);
+
+    const bad = await fixture(2 * MB, { hub: { faults: { corrupt: true } } });
+    await expect(ensureModel({ ...bad.source(), ...fast })).rejects.toThrow(ChecksumMismatchError);
+    expect(await allClosed(bad.cacheDir)).toEqual([]);
+  });
+
   it("HF_HUB_OFFLINE=1 uses the volume without any request, or fails clearly", async () => {
     const fx = await fixture(MB);
     const offline = fx.source({ HF_HUB_OFFLINE: "1" });
