@@ -5,6 +5,11 @@ export interface ChatOptions {
   /** Aborted when the caller goes away; the engine must stop and free its slot. */
   signal: AbortSignal;
   requestId?: string;
+  /**
+   * Called once, when the engine has started evaluating the prompt: no refusal (full queue,
+   * prompt too long, not ready) can come after it; a later failure ends the stream instead.
+   */
+  onStarted?: () => void;
 }
 
 /**

@@ -176,6 +176,27 @@ describe("parallel sequences and the queue", () => {
     expect(positions).toEqual([[], [], ["queued1", "ready"], ["queued2", "queued1", "ready"]]);
   });
 
+  it("says once when it starts on a prompt, for a queued caller after its wait", async () => {
+    const engine = await engines.start({ parallel: 1, queueMax: 2 });
+    const run = async (content: string) => {
+      const seen: string[] = [];
+      const chat = engine.chat(
+        { messages: [{ role: "user", content }], temperature: 0 },
+        { signal: new AbortController().signal, onStarted: () => seen.push("started") },
+      );
+      for await (const e of chat)
+        seen.push(e.type === "status" ? `${e.phase}${e.position ?? ""}` : e.type);
+      return seen.filter((s, i) => s !== seen[i - 1]);
+    };
+    const [first, second] = await Promise.all([run("a"), run("b")]);
+    expect(first.filter((s) => s === "started")).toHaveLength(1);
+    expect(first.at(-1)).toBe("done");
+    // The queued caller is told only once its wait is over.
+    expect(second.filter((s) => s === "started")).toHaveLength(1);
+    expect(second.indexOf("started")).toBeGreaterThan(second.indexOf("queued1"));
+    expect(second.at(-1)).toBe("done");
+  });
+
   it("turns a caller away with a retry hint when the queue is full, and frees the slot on abort", async () => {
     const engine = await engines.start({ parallel: 1, queueMax: 1, contextSize: 4096 }, "slow");
     const busy = new AbortController();
