@@ -9,6 +9,7 @@ import {
 import type { AnswerPlan } from "./answer-plan";
 import { AnswerRouter } from "./answer-router";
 import type { EngineObserver } from "./engine-observer";
+import type { Lockstep } from "./lockstep";
 import { ReplyParser, type ReplyPiece, type ThoughtTags } from "./reply-parser";
 import { TokenDecoder } from "./token-decoder";
 
@@ -42,6 +43,8 @@ export interface ReplyRequest {
   /** When the request reached the engine (performance.now()), for TTFT. */
   started: number;
   contextSize: number;
+  /** The context's replies step together through it, one batch per step. */
+  lockstep: Lockstep;
   emit: (event: ChatEvent) => void;
 }
 
@@ -72,7 +75,8 @@ export interface ReplyRequest {
  * events after it did not move tok/s either, so the loop stays this simple. A repeated
  * prompt's TTFT is mostly its tail after the cached prefix (34 tokens in the decode bench,
  * evaluated by llama-server too); rendering, tokenizing and `adaptStateToTokens` take ~1.2 ms.
- * See `bench/decode.ts` for the comparison with llama-server.
+ * See `bench/decode.ts` for the comparison with llama-server. Concurrent replies step together
+ * through `Lockstep`, so each step decodes one token of every reply in one batch.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
@@ -144,9 +148,11 @@ export async function generateReply(
       },
     );
   let steps = evaluate(rest);
+  const member = request.lockstep.join();
   try {
     let feed: Token[] | undefined;
     for (;;) {
+      await member.arrive();
       // `feed` replaces the sampled token as what is evaluated next (the budget's close tag).
       const step = await steps.next(feed);
       feed = undefined;
@@ -194,6 +200,7 @@ export async function generateReply(
       }
     }
   } finally {
+    member.leave();
     await steps.return(undefined);
   }
   if (parser.phase !== "stopped") send(parser.push(decoder.flush()));

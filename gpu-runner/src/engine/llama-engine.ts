@@ -21,6 +21,7 @@ import { DrainingError, ModelLoadError } from "./engine-errors";
 import { type EngineObserver, NO_OBSERVER, type Outcome } from "./engine-observer";
 import { generateReply, type ReplyFormat } from "./generate-reply";
 import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
+import { Lockstep } from "./lockstep";
 import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
 import { type Readiness, ReadinessState } from "./readiness";
 import { replyFormat } from "./reply-format";
@@ -51,6 +52,7 @@ interface Loaded extends LoadedLlama {
   format: ReplyFormat;
   planner: AnswerPlanner;
   pool: SlotPool<Slot>;
+  lockstep: Lockstep;
   info: ModelInfo;
   /** Bytes one token can stand for at most: bounds a prompt's tokens from its size. */
   maxTokenBytes: number | undefined;
@@ -139,6 +141,7 @@ export class LlamaEngine implements Engine {
         format: replyFormat(loaded.model, wrapper),
         planner: new AnswerPlanner(loaded.llama),
         pool,
+        lockstep: new Lockstep(),
         info,
         maxTokenBytes: maxTokenBytes(loaded.model),
       };
@@ -263,6 +266,7 @@ export class LlamaEngine implements Engine {
             stop: this.shutdown.signal,
             started,
             contextSize: loaded.context.contextSize,
+            lockstep: loaded.lockstep,
             emit,
           },
           this.observer,
