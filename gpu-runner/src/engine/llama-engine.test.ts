@@ -158,6 +158,28 @@ describe("prompt-prefix reuse", () => {
   });
 });
 
+describe("prompt-prefix reuse with several sequences", () => {
+  it("gives a prompt no sequence holds the same sequence each time, so the others keep theirs", async () => {
+    const evaluated: number[] = [];
+    const engine = await engines.start({
+      parallel: 4,
+      observer: { ...NO_OBSERVER, promptTokens: (n) => evaluated.push(n) },
+    });
+    const ask = (content: string) =>
+      collect(engine, { ...hello, messages: [{ role: "user", content }], maxTokens: 3 });
+    const four = () => Promise.all(["a", "b", "c", "d"].map(ask));
+    await four();
+    for (let round = 0; round < 3; round++) {
+      // A one-off prompt displaces one of the four; when they come back, only that one
+      // evaluates its tail again: each of the others finds its own sequence.
+      await ask("e");
+      evaluated.length = 0;
+      await four();
+      expect(evaluated.filter((n) => n > 1)).toHaveLength(1);
+    }
+  });
+});
+
 describe("parallel sequences and the queue", () => {
   it("serves 4 concurrent callers on 2 sequences, reporting queue positions", async () => {
     const engine = await engines.start({ parallel: 2, queueMax: 2 });
