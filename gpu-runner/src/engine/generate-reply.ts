@@ -75,8 +75,11 @@ export interface ReplyRequest {
  * events after it did not move tok/s either, so the loop stays this simple. A repeated
  * prompt's TTFT is mostly its tail after the cached prefix (34 tokens in the decode bench,
  * evaluated by llama-server too); rendering, tokenizing and `adaptStateToTokens` take ~1.2 ms.
- * See `bench/decode.ts` for the comparison with llama-server. Concurrent replies step together
- * through `Lockstep`, so each step decodes one token of every reply in one batch.
+ * See `bench/decode.ts` for the comparison with llama-server, and `bench/decode-wall.ts` for
+ * the proof that the gap sits in node-llama-cpp's evaluate path: its bare loop, with no chat
+ * logic and no HTTP, already decodes slower than llama-server, while llama.cpp's own counters
+ * give its `llama_decode` the time llama-server's whole loop takes. Concurrent replies step
+ * together through `Lockstep`, so each step decodes one token of every reply in one batch.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
