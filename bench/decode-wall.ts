@@ -1,3 +1,6 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { getLlama, LlamaLogLevel, resolveChatWrapper, type Token } from "node-llama-cpp";
 import { toChatHistory } from "../gpu-runner/src/engine/to-chat-history";
 import { benchModel, paramCount, SMALL_MODEL } from "./bench-model";
@@ -28,8 +31,21 @@ interface Sample {
  * back), which no loop on its public API can avoid.
  */
 export default async function decodeWallBench(): Promise<Figure[]> {
-  const binary = process.env.LLAMA_SERVER;
-  if (!binary) throw new SkippedBench("LLAMA_SERVER is not set (see README, Benchmarks)");
+  if (!process.env.LLAMA_SERVER) {
+    throw new SkippedBench("LLAMA_SERVER is not set (see README, Benchmarks)");
+  }
+  // In a process of its own: once a process has disposed of a Llama (as bench/runner.ts does),
+  // node-llama-cpp 3.22 no longer hands llama.cpp's log lines, timings among them, to the
+  // logger of the next one.
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url)],
+    { env: { ...process.env, DECODE_WALL_JSON: "1" }, maxBuffer: 64 * 2 ** 20 },
+  );
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "[]") as Figure[];
+}
+
+async function measure(binary: string): Promise<Figure[]> {
   const modelPath = await benchModel(SMALL_MODEL);
   const logs: string[] = [];
   const llama = await getLlama({
@@ -194,9 +210,15 @@ function middle(values: number[]): number {
 }
 
 if (isMain(import.meta)) {
-  for (const f of await decodeWallBench()) {
-    console.log(
-      `${f.title}: ${f.value.toFixed(2)} ${f.unit} vs ${f.baseline.title} ${f.baseline.value.toFixed(2)} (${f.ratio.toFixed(2)}×) — ${f.note}`,
-    );
+  const binary = process.env.LLAMA_SERVER;
+  if (!binary) throw new Error("LLAMA_SERVER is not set (see README, Benchmarks)");
+  const figures = await measure(binary);
+  if (process.env.DECODE_WALL_JSON) console.log(JSON.stringify(figures));
+  else {
+    for (const f of figures) {
+      console.log(
+        `${f.title}: ${f.value.toFixed(2)} ${f.unit} vs ${f.baseline.title} ${f.baseline.value.toFixed(2)} (${f.ratio.toFixed(2)}×) — ${f.note}`,
+      );
+    }
   }
 }
