@@ -58,6 +58,11 @@ export function paramCount(spec: BenchModelSpec): number {
   return 2 * e * vocab + e + layers * (2 * e + 4 * e * e + 3 * e * ff);
 }
 
+/** The middle value (the upper one of an even count). */
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;

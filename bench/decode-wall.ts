@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { getLlama, LlamaLogLevel, resolveChatWrapper, type Token } from "node-llama-cpp";
 import { toChatHistory } from "../gpu-runner/src/engine/to-chat-history";
-import { benchModel, paramCount, SMALL_MODEL } from "./bench-model";
+import { benchModel, median, paramCount, SMALL_MODEL } from "./bench-model";
 import { type Figure, figure, isMain, SkippedBench } from "./figure";
 import { startLlamaServer } from "./llama-server";
 
@@ -114,7 +114,7 @@ async function measure(binary: string): Promise<Figure[]> {
       samples.bare.push(await bare());
       samples.served.push(await served());
     }
-    const mid = (list: Sample[], pick: (s: Sample) => number) => middle(list.map(pick));
+    const mid = (list: Sample[], pick: (s: Sample) => number) => median(list.map(pick));
     const note = `random Phi-4-arch model, ${Math.round(paramCount(SMALL_MODEL) / 1e6)}M params ${SMALL_MODEL.type}, ${THREADS} llama.cpp thread, the same ${prompt.length} prompt tokens cached, ${TOKENS} greedy tokens, median of ${ROUNDS} alternating rounds`;
     const bareRate = 1000 / mid(samples.bare, (s) => s.wallMs);
     const servedRate = 1000 / mid(samples.served, (s) => s.wallMs);
@@ -202,11 +202,6 @@ async function completion(url: string, prompt: Token[]): Promise<Sample> {
   }
   if (tokens < 2 || Number.isNaN(perToken)) throw new Error("llama-server sent no timings");
   return { wallMs: (last - first) / (tokens - 1), engineMs: perToken };
-}
-
-function middle(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 if (isMain(import.meta)) {

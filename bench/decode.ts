@@ -1,6 +1,13 @@
 import OpenAI from "openai";
 import { startRunner } from "../gpu-runner/dev/start-runner";
-import { type BenchModelSpec, benchModel, MID_MODEL, paramCount, SMALL_MODEL } from "./bench-model";
+import {
+  type BenchModelSpec,
+  benchModel,
+  MID_MODEL,
+  median,
+  paramCount,
+  SMALL_MODEL,
+} from "./bench-model";
 import { type Figure, figure, isMain, SkippedBench } from "./figure";
 import { startLlamaServer } from "./llama-server";
 
@@ -97,8 +104,8 @@ async function compare(binary: string, plan: ModelPlan): Promise<Figure[]> {
     }
     const params = `${Math.round(paramCount(plan.spec) / 1e6)}M`;
     const note = `random Phi-4-arch model, ${params} params ${plan.spec.type}, ${THREADS} llama.cpp thread, ${PARALLEL} slots each, ${plan.tokens} new tokens a stream, openai SDK streaming, median of ${plan.rounds} alternating rounds`;
-    const median = (name: keyof typeof clients, pick: (r: Round) => number) =>
-      middle(rounds[name].map(pick));
+    const mid = (name: keyof typeof clients, pick: (r: Round) => number) =>
+      median(rounds[name].map(pick));
     const spread = (pick: (r: Round) => number) =>
       `runner ${range(rounds.runner.map(pick))}, llama-server ${range(rounds.llama.map(pick))}`;
     const single = (r: Round) => r.single.tokensPerSecond;
@@ -108,27 +115,27 @@ async function compare(binary: string, plan: ModelPlan): Promise<Figure[]> {
       figure({
         id: `decode.${plan.name}.single`,
         title: `Decode, 1 stream, ${params} model`,
-        value: median("runner", single),
+        value: mid("runner", single),
         unit: "tok/s",
-        baseline: { title: "llama-server", value: median("llama", single) },
+        baseline: { title: "llama-server", value: mid("llama", single) },
         higherIsBetter: true,
         note: `${note}; rounds: ${spread(single)}`,
       }),
       figure({
         id: `decode.${plan.name}.aggregate`,
         title: `Decode, 4 streams together, ${params} model`,
-        value: median("runner", aggregate),
+        value: mid("runner", aggregate),
         unit: "tok/s",
-        baseline: { title: "llama-server --parallel 4", value: median("llama", aggregate) },
+        baseline: { title: "llama-server --parallel 4", value: mid("llama", aggregate) },
         higherIsBetter: true,
         note: `${note}; rounds: ${spread(aggregate)}`,
       }),
       figure({
         id: `decode.${plan.name}.warm-ttft`,
         title: `TTFT of a prompt sent again, ${params} model`,
-        value: median("runner", ttft),
+        value: mid("runner", ttft),
         unit: "ms",
-        baseline: { title: "llama-server", value: median("llama", ttft) },
+        baseline: { title: "llama-server", value: mid("llama", ttft) },
         higherIsBetter: false,
         note: `${note}; the same prompt each round, its prefix already in a slot; rounds: ${spread(ttft)}`,
       }),
@@ -191,11 +198,6 @@ async function waitReady(url: string) {
     if (Date.now() > deadline) throw new Error(`${url} not ready within 120 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function middle(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function range(values: number[]): string {

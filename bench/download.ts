@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { modelSource, parseEnv } from "../gpu-runner/src/env";
 import { ensureModel } from "../gpu-runner/src/model-store/ensure-model";
+import { median } from "./bench-model";
 import { type Figure, figure, isMain } from "./figure";
 
 const SIZE = 256 * 2 ** 20;
@@ -191,11 +192,6 @@ async function fsyncFile(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 if (isMain(import.meta)) {
