@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { getLlama, LlamaLogLevel, resolveChatWrapper, type Token } from "node-llama-cpp";
 import { toChatHistory } from "../gpu-runner/src/engine/to-chat-history";
+import { bareLoop } from "./bare-loop";
 import { benchModel, median, paramCount, SMALL_MODEL } from "./bench-model";
 import { type Figure, figure, isMain, SkippedBench } from "./figure";
 import { startLlamaServer } from "./llama-server";
@@ -92,20 +93,9 @@ async function measure(binary: string): Promise<Figure[]> {
       return Number(match[1]) / Number(match[2]);
     };
     const bare = async (): Promise<Sample> => {
-      // The prompt stays cached but its last token, as the runner keeps a repeated prefix.
-      await sequence.adaptStateToTokens(prompt.slice(0, -1), false);
-      await decodeMsPerToken();
-      let tokens = 0;
-      let first = 0;
-      let last = 0;
-      for await (const _ of sequence.evaluate(prompt.slice(sequence.nextTokenIndex), {
-        temperature: 0,
-      })) {
-        last = performance.now();
-        if (!first) first = last;
-        if (++tokens >= TOKENS) break;
-      }
-      return { wallMs: (last - first) / (tokens - 1), engineMs: await decodeMsPerToken() };
+      await decodeMsPerToken(); // resets llama.cpp's counters
+      const run = await bareLoop(sequence, prompt, TOKENS);
+      return { wallMs: run.msPerToken, engineMs: await decodeMsPerToken() };
     };
     const served = () => completion(server.url, prompt);
     for (const run of [bare, served]) await run(); // warm-up: both hold the prompt

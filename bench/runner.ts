@@ -4,6 +4,7 @@ import { createPhi4Client } from "@phi4-edge/shared/client";
 import { getLlama, LlamaLogLevel, resolveChatWrapper } from "node-llama-cpp";
 import { startRunner } from "../gpu-runner/dev/start-runner";
 import { toChatHistory } from "../gpu-runner/src/engine/to-chat-history";
+import { bareLoop } from "./bare-loop";
 import { benchModel, MID_MODEL } from "./bench-model";
 import { type Figure, figure, isMain } from "./figure";
 
@@ -83,20 +84,8 @@ async function inProcess(modelPath: string): Promise<Sample> {
     .generateContextState({ chatHistory: toChatHistory(input.messages) })
     .contextText.tokenize(model.tokenizer);
   const once = async (): Promise<Sample> => {
-    // Keep the prompt but its last token, as the runner does with a cached prefix.
-    await sequence.adaptStateToTokens(prompt.slice(0, -1), false);
-    const started = performance.now();
-    let first = 0;
-    let last = 0;
-    let tokens = 0;
-    for await (const _ of sequence.evaluate(prompt.slice(sequence.nextTokenIndex), {
-      temperature: 0,
-    })) {
-      last = performance.now();
-      if (!first) first = last;
-      if (++tokens >= TOKENS) break;
-    }
-    return { ttftMs: first - started, tokensPerSecond: ((tokens - 1) / (last - first)) * 1000 };
+    const run = await bareLoop(sequence, prompt, TOKENS);
+    return { ttftMs: run.ttftMs, tokensPerSecond: 1000 / run.msPerToken };
   };
   try {
     await once(); // evaluates the prompt once, as the runner's warm-up does
