@@ -12,7 +12,7 @@ import {
   QueueFullError,
   UnavailableError,
 } from "@phi4-edge/shared";
-import { type ChatWrapper, GgufFileType, resolveChatWrapper } from "node-llama-cpp";
+import { type ChatWrapper, GgufFileType, resolveChatWrapper, type Tokenizer } from "node-llama-cpp";
 import type pino from "pino";
 import { AnswerPlanner } from "./answer-plan";
 import { bestPrefixSlot, type Slot } from "./best-prefix-slot";
@@ -22,6 +22,7 @@ import { type EngineObserver, NO_OBSERVER, type Outcome } from "./engine-observe
 import { generateReply, type ReplyFormat } from "./generate-reply";
 import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
 import { Lockstep } from "./lockstep";
+import { memoTokenizer } from "./memo-tokenizer";
 import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
 import { type Readiness, ReadinessState } from "./readiness";
 import { replyFormat } from "./reply-format";
@@ -53,6 +54,8 @@ interface Loaded extends LoadedLlama {
   planner: AnswerPlanner;
   pool: SlotPool<Slot>;
   lockstep: Lockstep;
+  /** The model's tokenizer, remembering the prompt's segments (system prompt, earlier turns). */
+  tokenizer: Tokenizer;
   info: ModelInfo;
   /** Bytes one token can stand for at most: bounds a prompt's tokens from its size. */
   maxTokenBytes: number | undefined;
@@ -142,6 +145,7 @@ export class LlamaEngine implements Engine {
         planner: new AnswerPlanner(loaded.llama),
         pool,
         lockstep: new Lockstep(),
+        tokenizer: memoTokenizer(loaded.model.tokenizer),
         info,
         maxTokenBytes: maxTokenBytes(loaded.model),
       };
@@ -231,7 +235,7 @@ export class LlamaEngine implements Engine {
         chatHistory: toChatHistory(input.messages, input),
       }).contextText;
       const plan = await loaded.planner.plan(input);
-      const tokens = prompt.tokenize(loaded.model.tokenizer);
+      const tokens = prompt.tokenize(loaded.tokenizer);
       // One free cell is needed to generate anything at all.
       if (tokens.length >= contextSize) throw new ContextOverflowError(tokens.length, contextSize);
       let queued = false;
