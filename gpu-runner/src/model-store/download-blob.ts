@@ -13,7 +13,6 @@ import {
   rethrowDisk,
   volumeFailed,
 } from "./errors";
-import { FileHasher } from "./file-hasher";
 import type { Http1Response } from "./http1-get";
 import { HubFetch } from "./hub-fetch";
 import {
@@ -23,6 +22,7 @@ import {
   removePartial,
   settlePartial,
 } from "./partial-download";
+import { PrefixHasher } from "./prefix-hasher";
 import { rangeRequest } from "./range-request";
 import type { BlobCheck } from "./verified-blob";
 import { withRetries } from "./with-retries";
@@ -66,8 +66,9 @@ const TAIL_RANGE_BYTES = 4 << 20;
  * with `xet: false`: resolve → 302 → CDN) with up to `connections` ranged requests at once
  * (`http1Get`: a socket read into one reused buffer), each written in place as it arrives; resumes after
  * the complete prefix the temp file holds; retries dropped, stalled and 5xx responses with
- * backoff; and checks size and hash at the end. The hash follows the complete prefix as it grows,
- * reading the file back on a worker thread, so it covers exactly the bytes on the volume.
+ * backoff; and checks size and hash at the end. The hash follows the complete prefix as it grows
+ * (`PrefixHasher`: from each write's buffer once it resolved, or read back where ranges landed
+ * ahead), so it covers exactly the bytes the volume accepted.
  */
 export async function downloadBlob(o: DownloadBlobOptions): Promise<{ resumedFrom: number }> {
   try {
@@ -106,10 +107,7 @@ async function transfer(
   const file = await open(tempPath, offset > 0 ? "r+" : "w").catch((e) =>
     rethrowDisk(e, dir, size),
   );
-  const hasher = await FileHasher.start(tempPath, o.check, size).catch(async (e: unknown) => {
-    await file.close();
-    throw e;
-  });
+  const hasher = new PrefixHasher(tempPath, o.check, size);
   const stop = new AbortController();
   const signal = AbortSignal.any([o.signal, stop.signal]);
   const state = new TransferState({ o, file, hasher, offset, signal });
@@ -159,7 +157,7 @@ async function transfer(
     return { resumedFrom: offset };
   } finally {
     await state.settle().catch(() => {});
-    hasher.close();
+    await hasher.close();
     await file.close();
     // Leave a plain prefix file behind (no holes), so the next attempt resumes exactly after it.
     if (state.outOfOrder) await settlePartial(tempPath, state.frontier).catch(() => {});
@@ -177,7 +175,7 @@ class TransferState {
   readonly ramp: ConnectionRamp;
   /** Starts connections up to the count given (those beyond it stop after their range). */
   onMoreConnections: (wanted: number) => void = () => {};
-  private readonly hasher: FileHasher;
+  private readonly hasher: PrefixHasher;
   /** Body bytes that arrived (written or not), for the ramp's rate. */
   private arrivedBytes = 0;
   /** When each new connection asked for its first range, until its first byte. */
@@ -204,7 +202,7 @@ class TransferState {
   constructor(s: {
     o: DownloadBlobOptions;
     file: import("node:fs/promises").FileHandle;
-    hasher: FileHasher;
+    hasher: PrefixHasher;
     offset: number;
     signal: AbortSignal;
   }) {
@@ -299,8 +297,10 @@ class TransferState {
     this.moved();
   }
 
-  /** A write of `length` bytes resolved. */
-  wrote(length: number): void {
+  /** The write of `bytes` at `position` resolved (they may be reused after this). */
+  wrote(position: number, bytes: Buffer): void {
+    const length = bytes.length;
+    this.hasher.wrote(position, bytes);
     this.received += length;
     this.o.onBytes(this.received); // progress counts bytes that are in the file
     this.moved();
@@ -448,9 +448,10 @@ async function readInto(
       await writeAll(file, next, range.pos).catch((e: unknown) => {
         throw new TempFileError(e);
       });
+      const at = range.pos;
       range.pos += next.length;
       queued -= next.length;
-      state.wrote(next.length);
+      state.wrote(at, next);
       state.returnSlab(next);
       if (paused && full.length < 2) {
         paused = false;

@@ -5,7 +5,7 @@ import type { BlobCheck } from "./verified-blob";
 
 /**
  * The worker's source, inline (a CommonJS script) so that the bundled runner needs no second
- * entry file. It hashes the file from `hashed` up to each `to` it is sent, reading it back.
+ * entry file. It hashes the file from `hashed` up to the `to` it is sent, reading it back.
  */
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -29,20 +29,16 @@ parentPort.on("message", ({ to, digest }) => {
 });
 `;
 
-const ADVANCE_BYTES = 8 << 20;
-
 type Reply = { hashed: number; digest?: string } | { error: { message: string; code?: string } };
 
 /**
- * Hashes a file that is still being written, in order, on a worker thread, by reading back the
- * bytes that reached the file: the digest covers exactly what is on the volume, and the download
- * (network and writes on the main thread) never waits for sha256 (~0.6–2 GB/s on one core, as
- * fast as the network it would otherwise slow down).
+ * Hashes a file on the volume on a worker thread, reading it back: a blob found without a record
+ * of its check (9 GB at ~0.6–2 GB/s) is hashed while the runner keeps answering. A download hashes
+ * as it writes instead (`PrefixHasher`).
  */
-export class FileHasher {
+class FileHasher {
   private failure: Error | undefined;
   private waiting: ((reply: Reply) => void) | undefined;
-  private sent = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -80,14 +76,6 @@ export class FileHasher {
     return new FileHasher(worker, handle, path);
   }
 
-  /** The file holds its final bytes up to `to`: hash them (in the background). */
-  advance(to: number): void {
-    // A message per few megabytes: each one costs the main thread more than a 1 MB write does.
-    if (to - this.sent < ADVANCE_BYTES) return;
-    this.sent = to;
-    this.worker.postMessage({ to });
-  }
-
   /** The hex digest of the first `length` bytes; abort rethrows `signal.reason`. */
   async digest(length: number, signal?: AbortSignal): Promise<string> {
     signal?.throwIfAborted();
@@ -101,7 +89,6 @@ export class FileHasher {
           resolve(r);
         }
       };
-      this.sent = Math.max(this.sent, length);
       this.worker.postMessage({ to: length, digest: true });
     });
     if ("error" in reply || reply.digest === undefined) throw this.failure;

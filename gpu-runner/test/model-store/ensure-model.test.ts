@@ -69,8 +69,7 @@ describe("ensureModel against the Hub emulator", () => {
     expect(fx.hub.requests.map((r) => r.path)).toEqual([`/api/models/${REPO}/revision/main`]);
   });
 
-  it("leaves no file on the volume open, verified or not (the hash worker closes its own after exiting)", async () => {
-    // ensureModel does not wait for the hash worker's thread to exit; its read handle closes then.
+  it("leaves no file on the volume open, verified or not (the hash's read handles included)", async () => {
     const openOn = async (dir: string) => {
       const fds = await readdir("/proc/self/fd");
       const targets = await Promise.all(
