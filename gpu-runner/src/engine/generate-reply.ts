@@ -74,7 +74,8 @@ export interface ReplyRequest {
  * (`gpu-runner/Dockerfile`). Dispatching a lone reply's next decode at once and sending its
  * events after it did not move tok/s either, so the loop stays this simple. A repeated
  * prompt's TTFT is mostly its tail after the cached prefix (34 tokens in the decode bench,
- * evaluated by llama-server too); rendering, tokenizing and `adaptStateToTokens` take ~1.2 ms.
+ * evaluated by llama-server too); rendering (`PromptRenderer`), tokenizing (`memoTokenizer`) and
+ * `adaptStateToTokens` take ~0.2 ms of it (2026-12, ~1.5 ms before those two memos).
  * See `bench/decode.ts` for the comparison with llama-server, and `bench/decode-wall.ts` for
  * the proof that the gap sits in node-llama-cpp's evaluate path: its bare loop, with no chat
  * logic and no HTTP, already decodes slower than llama-server, while llama.cpp's own counters

@@ -24,6 +24,7 @@ import { type GpuSetting, type LoadedLlama, loadLlama } from "./load-llama";
 import { Lockstep } from "./lockstep";
 import { memoTokenizer } from "./memo-tokenizer";
 import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
+import { PromptRenderer } from "./prompt-renderer";
 import { type Readiness, ReadinessState } from "./readiness";
 import { replyFormat } from "./reply-format";
 import { SlotPool } from "./slot-pool";
@@ -50,6 +51,8 @@ export interface ModelSource {
 
 interface Loaded extends LoadedLlama {
   wrapper: ChatWrapper;
+  /** Renders chat histories with `wrapper`, remembering each history shape's rendering. */
+  renderer: PromptRenderer;
   format: ReplyFormat;
   planner: AnswerPlanner;
   pool: SlotPool<Slot>;
@@ -141,6 +144,7 @@ export class LlamaEngine implements Engine {
       this.loaded = {
         ...loaded,
         wrapper,
+        renderer: new PromptRenderer(wrapper),
         format: replyFormat(loaded.model, wrapper),
         planner: new AnswerPlanner(loaded.llama),
         pool,
@@ -231,9 +235,7 @@ export class LlamaEngine implements Engine {
         countTokens: (text) => loaded.model.tokenize(text).length,
         signal,
       });
-      const prompt = loaded.wrapper.generateContextState({
-        chatHistory: toChatHistory(input.messages, input),
-      }).contextText;
+      const prompt = loaded.renderer.render(toChatHistory(input.messages, input));
       const plan = await loaded.planner.plan(input);
       const tokens = prompt.tokenize(loaded.tokenizer);
       // One free cell is needed to generate anything at all.
