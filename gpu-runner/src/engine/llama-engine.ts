@@ -171,9 +171,13 @@ export class LlamaEngine implements Engine {
   async *chat(input: ChatInput, options: ChatOptions): AsyncIterable<ChatEvent> {
     if (options.signal.aborted) throw options.signal.reason;
     const channel = new Channel<ChatEvent>();
-    // Ends the work when the consumer stops iterating, whatever the caller's signal says.
+    // Ends the work when the caller aborts or the consumer stops iterating. A listener, not
+    // AbortSignal.any: that cost ~20 µs a request even warm (2026-12, Node 22), twice the
+    // rest of this function.
     const left = new AbortController();
-    const signal = AbortSignal.any([options.signal, left.signal]);
+    const forward = () => left.abort(options.signal.reason);
+    options.signal.addEventListener("abort", forward, { once: true });
+    const signal = left.signal;
     const job = this.serve(input, { ...options, signal }, (event) => channel.push(event)).then(
       () => channel.close(),
       (error) => channel.close(error),
@@ -181,6 +185,7 @@ export class LlamaEngine implements Engine {
     try {
       yield* channel;
     } finally {
+      options.signal.removeEventListener("abort", forward);
       left.abort(new Error("stream consumer left"));
       await job;
     }
