@@ -75,12 +75,14 @@ describe("ConnectionRamp", () => {
     expect(drive(r, () => 24)).toEqual([]);
   });
 
-  it("takes no step while one connection keeps the loop busy and leaves the machine no idle CPU", () => {
-    // Loopback: the peer and our loop share the CPUs; four connections could not go faster.
-    const loopback = ramp(4, { loop: 0.6, idle: 0.02 });
-    expect(drive(loopback, () => 300)).toEqual([]);
-    expect(loopback.wanted).toBe(1);
-    expect(loopback.isSettled).toBe(true); // the download sizes its ranges for one
+  it("takes no step while one connection keeps the loop busy, or busy enough with no idle CPU", () => {
+    // Loopback: the loop that serves every connection is busy 0.8 of the time: 4 could give 1.25× at most.
+    const quiet = ramp(4, { loop: 0.8, idle: 0.3 });
+    expect(drive(quiet, () => 300)).toEqual([]);
+    expect(quiet.wanted).toBe(1);
+    expect(quiet.isSettled).toBe(true); // the download sizes its ranges for one
+    // Loopback on a busy machine: the loop waits for the starved peer, no CPU is idle.
+    expect(drive(ramp(4, { loop: 0.5, idle: 0.02 }), () => 300)).toEqual([]);
     // A capped CDN on a machine busy with other work: the loop has time, the step is taken.
     expect(drive(ramp(4, { loop: 0.15, idle: 0 }), () => 24)).toEqual([4]);
     // A busy loop on a machine with idle CPUs: the step is taken.

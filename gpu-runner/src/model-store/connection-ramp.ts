@@ -7,10 +7,10 @@ const STEP = 4;
 /** A step that raised the rate by less than this is undone. */
 const WORTH_KEEPING = 1.5;
 /**
- * No step when, over a window, our event loop was busy at least this share of it while the
- * machine had less than `IDLE_LEFT` of its CPU idle. 256 MiB from the local emulator (2 cores,
- * 2026-12): one connection keeps the loop 0.43-0.75 busy and no CPU idle; one capped at
- * 24 MiB/s 0.12-0.27 (machine busy with other work or not).
+ * No step either when, over a window, our event loop was busy at least `LOOP_BUSY` of it while
+ * the machine had less than `IDLE_LEFT` of its CPU idle. 256 MiB from the local emulator (2 cores,
+ * 2026-12): one connection keeps the loop 0.80-0.89 busy on a quiet machine, 0.43-0.75 with no
+ * CPU idle on a busy one; one capped at 24 MiB/s 0.08-0.27, machine busy or not.
  */
 const LOOP_BUSY = 0.4;
 const IDLE_LEFT = 0.1;
@@ -100,8 +100,9 @@ export class ConnectionRamp {
   }
 
   /**
-   * The connections so far already keep this event loop (which serves them all) busy and leave
-   * the machine no idle CPU: more would share the same CPU, not add to it. On loopback (256 MiB,
+   * The connections so far already keep this event loop (which serves them all) busy, or busy
+   * enough and leave the machine no idle CPU: more would share the same CPU, not add to it. On
+   * loopback (256 MiB,
    * 2 cores, 2026-12, 8 runs interleaved) the try at four cost ~0.15x curl's rate (its window,
    * three more connections' requests, ~90 MiB written ahead of the hash): 0.66-0.85x curl
    * (median 0.78) without it, 0.44-0.71x (0.62) with it.
@@ -111,6 +112,8 @@ export class ConnectionRamp {
     const loop = (now.loopBusyMs - since.loopBusyMs) / ms;
     const machine = now.machineMs - since.machineMs;
     const idle = machine > 0 ? (now.machineIdleMs - since.machineIdleMs) / machine : 1;
-    return loop >= LOOP_BUSY && idle < IDLE_LEFT;
+    // One loop serves every connection: busy `loop` of the time, more connections can raise the
+    // rate by at most 1 / loop, too little to keep from 1 / WORTH_KEEPING on.
+    return loop * WORTH_KEEPING >= 1 || (loop >= LOOP_BUSY && idle < IDLE_LEFT);
   }
 }
