@@ -71,9 +71,8 @@ export interface ReplyRequest {
  * samples in one hand-off gained ~10% in a bare loop (−5 to +37%) and reached 0.53–0.79×
  * through the runner: short of 1×, for a fork CI would have to build from source (12–15 min on
  * 2 cores). Hence the prebuilt addon and 2 pool threads, not libuv's 4
- * (`gpu-runner/Dockerfile`). A step's events are sent once the next decode is queued (`later`):
- * it did not move a lone reply's tok/s, but it takes 4 lockstepped replies' SSE writes out of
- * the gap between one batch and the next. A repeated
+ * (`gpu-runner/Dockerfile`). Dispatching a lone reply's next decode at once and sending its
+ * events after it did not move tok/s either, so the loop stays this simple. A repeated
  * prompt's TTFT is mostly its tail after the cached prefix (34 tokens in the decode bench,
  * evaluated by llama-server too); rendering (`PromptRenderer`), tokenizing (`memoTokenizer`) and
  * `adaptStateToTokens` take ~0.2 ms of it (2026-12, ~1.5 ms before those two memos).
@@ -98,13 +97,7 @@ export async function generateReply(
   request: ReplyRequest,
   observer: EngineObserver,
 ): Promise<DoneEvent> {
-  const { input, tokens, signal, stop } = request;
-  // A step's events go out once the next decode is queued, while it runs (see `later`).
-  const held: ChatEvent[] = [];
-  const emit = (event: ChatEvent) => held.push(event);
-  const release = () => {
-    for (const event of held.splice(0)) request.emit(event);
-  };
+  const { input, tokens, signal, stop, emit } = request;
   const model = sequence.model;
   const budget = input.reasoning?.budget;
   const maxTokens = Math.min(
@@ -164,7 +157,6 @@ export async function generateReply(
   try {
     let feed: Token[] | undefined;
     for (;;) {
-      if (held.length > 0) later(release);
       await member.arrive();
       // `feed` replaces the sampled token as what is evaluated next (the budget's close tag).
       const step = await steps.next(feed);
@@ -213,7 +205,6 @@ export async function generateReply(
       }
     }
   } finally {
-    release();
     member.leave();
     await steps.return(undefined);
   }
@@ -240,24 +231,7 @@ export async function generateReply(
     },
   };
   emit(done);
-  release();
   return done;
-}
-
-/**
- * Runs `fn` after node-llama-cpp has handed the next batch to llama.cpp, so a step's events
- * travel to the client (channel, JSON, SSE write) on the main thread while the batch decodes on
- * a pool thread. node-llama-cpp dispatches a batch from a `setImmediate` queued when the first
- * reply of the step queues its token (its shortcut for a full set of sequences only fires when
- * that first one completes the set), so one `setImmediate` here would run before the dispatch
- * and two run after it. A reply still waiting for the others sends its events all the same.
- * Measured 2026-12 (24M bench model, 4 streams over HTTP, 1 llama.cpp thread): the gap from a
- * batch's end to the next batch's start went from ~2.4 ms (4 SSE writes, ~0.1 ms of `writev`
- * each, ran in it) to ~1.3 ms (median steps of 512); alternating 4 × 96-token rounds on 2 busy
- * cores, median 0.76× llama-server (0.58–0.98) against 0.71× (0.63–0.88), ahead in 11 rounds of 12.
- */
-function later(fn: () => void) {
-  setImmediate(() => setImmediate(fn));
 }
 
 /**
