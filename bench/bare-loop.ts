@@ -31,3 +31,37 @@ export async function bareLoop(
   }
   return { ttftMs: first - started, msPerToken: (last - first) / (generated - 1) };
 }
+
+/**
+ * node-llama-cpp's bare loop over several sequences of one context in lockstep, as the runner's
+ * replies step (gpu-runner/src/engine/lockstep.ts): every step asks each sequence's `evaluate`
+ * iterator for its next token at once, so node-llama-cpp puts one token of each into one
+ * `llama_decode` (it dispatches the moment every sequence of the context has queued one), then
+ * samples each sequence. Each sequence keeps the prompt but its last token, then all generate
+ * `tokens` greedy tokens. Returns the wall time per step, first step's tokens to last.
+ */
+export async function bareLockstep(
+  sequences: LlamaContextSequence[],
+  prompt: Token[],
+  tokens: number,
+): Promise<{ msPerStep: number }> {
+  for (const sequence of sequences) await sequence.adaptStateToTokens(prompt.slice(0, -1), false);
+  const iterators = sequences.map((sequence) =>
+    sequence
+      .evaluate(prompt.slice(sequence.nextTokenIndex), { temperature: 0 })
+      [Symbol.asyncIterator](),
+  );
+  let first = 0;
+  let last = 0;
+  try {
+    for (let step = 0; step < tokens; step++) {
+      const results = await Promise.all(iterators.map((iterator) => iterator.next()));
+      if (results.some((result) => result.done)) throw new Error("a sequence stopped early");
+      last = performance.now();
+      if (!first) first = last;
+    }
+  } finally {
+    await Promise.all(iterators.map((iterator) => iterator.return?.(undefined)));
+  }
+  return { msPerStep: (last - first) / (tokens - 1) };
+}

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { getLlama, LlamaLogLevel, resolveChatWrapper, type Token } from "node-llama-cpp";
 import { toChatHistory } from "../gpu-runner/src/engine/to-chat-history";
-import { bareLoop } from "./bare-loop";
+import { bareLockstep, bareLoop } from "./bare-loop";
 import { benchModel, median, paramCount, SMALL_MODEL } from "./bench-model";
 import { type Figure, figure, isMain, SkippedBench } from "./figure";
 import { startLlamaServer } from "./llama-server";
@@ -12,11 +12,13 @@ const THREADS = 1;
 const CONTEXT = 2048;
 const TOKENS = 256;
 const ROUNDS = 5;
+/** Sequences of the lockstep part, as the runner's `PARALLEL` and llama-server's `-np`. */
+const STREAMS = 4;
 
 interface Sample {
-  /** Wall time per generated token, first token to last. */
+  /** Wall time per step (one token of each stream), first token to last. */
   wallMs: number;
-  /** llama.cpp's own figure per generated token (see below). */
+  /** llama.cpp's own figure per step (see below). */
   engineMs: number;
 }
 
@@ -24,12 +26,15 @@ interface Sample {
  * Where a decoded token's time goes on the small (GPU-like, ~2 ms a token) model, without the
  * runner: node-llama-cpp's bare `LlamaContextSequence.evaluate` loop in-process against
  * `llama-server`'s `/completion`, both fed the same prompt tokens, greedy, one llama.cpp thread,
- * taking turns round by round. For node-llama-cpp, llama.cpp's own timer (`performanceTracking`)
+ * taking turns round by round; once with one stream, once with 4 streams decoding together
+ * (4 sequences of one context in lockstep, one batch a step, against 4 concurrent requests to
+ * `llama-server -np 4`). For node-llama-cpp, llama.cpp's own timer (`performanceTracking`)
  * gives the time spent inside `llama_decode`; for llama-server its `timings` give its whole
  * generation loop per token (decode, sampling, sending). If node-llama-cpp's decode alone costs
- * what llama-server's whole loop does while its wall time per token is longer, the gap is not
+ * what llama-server's whole loop does while its wall time per step is longer, the gap is not
  * compute but what node-llama-cpp does around each decode (the hand-offs to its pool thread and
- * back), which no loop on its public API can avoid.
+ * back: one for the batch's decode, then one per sequence for its sampling), which no loop on
+ * its public API can avoid.
  */
 export default async function decodeWallBench(): Promise<Figure[]> {
   if (!process.env.LLAMA_SERVER) {
@@ -37,11 +42,15 @@ export default async function decodeWallBench(): Promise<Figure[]> {
   }
   // In a process of its own: once a process has disposed of a Llama (as bench/runner.ts does),
   // node-llama-cpp 3.22 no longer hands llama.cpp's log lines, timings among them, to the
-  // logger of the next one.
+  // logger of the next one. With the runner's libuv pool of 2 threads (gpu-runner/Dockerfile),
+  // which the sampling hand-offs of 4 sequences queue on.
   const { stdout } = await promisify(execFile)(
     process.execPath,
     [...process.execArgv, fileURLToPath(import.meta.url)],
-    { env: { ...process.env, DECODE_WALL_JSON: "1" }, maxBuffer: 64 * 2 ** 20 },
+    {
+      env: { ...process.env, DECODE_WALL_JSON: "1", UV_THREADPOOL_SIZE: "2" },
+      maxBuffer: 64 * 2 ** 20,
+    },
   );
   return JSON.parse(stdout.trim().split("\n").at(-1) ?? "[]") as Figure[];
 }
@@ -59,6 +68,7 @@ async function measure(binary: string): Promise<Figure[]> {
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({
     contextSize: CONTEXT,
+    sequences: STREAMS,
     threads: THREADS,
     performanceTracking: true,
   });
@@ -66,11 +76,11 @@ async function measure(binary: string): Promise<Figure[]> {
     binary,
     model: modelPath,
     threads: THREADS,
-    parallel: 1,
+    parallel: STREAMS,
     contextPerSlot: CONTEXT,
   });
   try {
-    const sequence = context.getSequence();
+    const sequences = Array.from({ length: STREAMS }, () => context.getSequence());
     const wrapper = resolveChatWrapper(model);
     if (!wrapper) throw new Error("the bench model has no chat template");
     const prompt = wrapper
@@ -78,54 +88,92 @@ async function measure(binary: string): Promise<Figure[]> {
         chatHistory: toChatHistory([{ role: "user", content: "Write a long story." }]),
       })
       .contextText.tokenize(model.tokenizer);
-    /** llama.cpp's decode time per call since the last print (printing resets it). */
-    const decodeMsPerToken = async () => {
+    /** llama.cpp's decode timings since the last print (printing resets them). */
+    const decodeTimings = async () => {
       logs.length = 0;
       await context.printTimings();
       // Its lines reach the logger from another thread, a moment after the call returns.
-      const pattern = /context_print:\s+eval time =\s*([\d.]+) ms \/\s*(\d+) runs/;
-      for (let waited = 0; !pattern.test(logs.join("")); waited += 10) {
+      for (let waited = 0; !/context_print:\s+eval time/.test(logs.join("")); waited += 10) {
         if (waited > 10_000)
           throw new Error(`no eval time in llama.cpp's timings: ${logs.join("")}`);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      const match = pattern.exec(logs.join("")) as RegExpExecArray;
-      return Number(match[1]) / Number(match[2]);
+      return parseDecodeTimings(logs.join(""));
     };
+    const sequence = sequences[0] as (typeof sequences)[number];
     const bare = async (): Promise<Sample> => {
-      await decodeMsPerToken(); // resets llama.cpp's counters
+      await decodeTimings(); // resets llama.cpp's counters
       const run = await bareLoop(sequence, prompt, TOKENS);
-      return { wallMs: run.msPerToken, engineMs: await decodeMsPerToken() };
+      const timings = await decodeTimings();
+      return { wallMs: run.msPerToken, engineMs: timings.singleMs / timings.singleRuns };
+    };
+    const bareTogether = async (): Promise<Sample> => {
+      await decodeTimings();
+      const run = await bareLockstep(sequences, prompt, TOKENS);
+      const timings = await decodeTimings();
+      // llama.cpp files a decode of one token under "eval", of several under "prompt eval".
+      if (timings.singleMs > 0 || timings.batchTokens !== STREAMS * TOKENS)
+        throw new Error(`not one batch of ${STREAMS} a step: ${JSON.stringify(timings)}`);
+      return { wallMs: run.msPerStep, engineMs: timings.batchMs / TOKENS };
     };
     const served = () => completion(server.url, prompt);
-    for (const run of [bare, served]) await run(); // warm-up: both hold the prompt
-    const samples = { bare: [] as Sample[], served: [] as Sample[] };
+    const servedTogether = async (): Promise<Sample> => {
+      const streams = await Promise.all(
+        Array.from({ length: STREAMS }, () => completion(server.url, prompt)),
+      );
+      // Per step of all streams: the streams' rates add up.
+      const perStep = (pick: (s: Sample) => number) =>
+        STREAMS / streams.reduce((sum, s) => sum + 1 / pick(s), 0);
+      return { wallMs: perStep((s) => s.wallMs), engineMs: perStep((s) => s.engineMs) };
+    };
+    const runs = { bare, served, bareTogether, servedTogether };
+    type Run = keyof typeof runs;
+    const names = Object.keys(runs) as Run[];
+    // Warm-up: every sequence and every slot holds the prompt.
+    for (const each of sequences)
+      await each.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+    for (const name of names) await runs[name]();
+    const samples = { bare: [], served: [], bareTogether: [], servedTogether: [] } as Record<
+      Run,
+      Sample[]
+    >;
     for (let i = 0; i < ROUNDS; i++) {
-      samples.bare.push(await bare());
-      samples.served.push(await served());
+      for (const name of names) samples[name].push(await runs[name]());
     }
-    const mid = (list: Sample[], pick: (s: Sample) => number) => median(list.map(pick));
-    const note = `random Phi-4-arch model, ${Math.round(paramCount(SMALL_MODEL) / 1e6)}M params ${SMALL_MODEL.type}, ${THREADS} llama.cpp thread, the same ${prompt.length} prompt tokens cached, ${TOKENS} greedy tokens, median of ${ROUNDS} alternating rounds`;
-    const bareRate = 1000 / mid(samples.bare, (s) => s.wallMs);
-    const servedRate = 1000 / mid(samples.served, (s) => s.wallMs);
+    const mid = (name: Run, pick: (s: Sample) => number) => median(samples[name].map(pick));
+    const wall = (s: Sample) => s.wallMs;
+    const engine = (s: Sample) => s.engineMs;
+    const outside = (s: Sample) => s.wallMs - s.engineMs;
+    /** The rounds' own ratios, lowest to highest: how steady the comparison was. */
+    const roundRatios = (name: Run, baseline: Run) => {
+      const ratios = samples[name].map(
+        (s, i) => (samples[baseline][i]?.wallMs ?? Number.NaN) / s.wallMs,
+      );
+      return `rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`;
+    };
+    const note = `random Phi-4-arch model, ${Math.round(paramCount(SMALL_MODEL) / 1e6)}M params ${SMALL_MODEL.type}, ${THREADS} llama.cpp thread, the same ${prompt.length} prompt tokens cached, ${TOKENS} greedy tokens a stream, median of ${ROUNDS} alternating rounds`;
+    const together = `${STREAMS} sequences of one context stepping together, one batch a step`;
     return [
       figure({
         id: "decode-wall.bare-loop",
         title: "Decode, node-llama-cpp's bare evaluate loop in-process, 24M model",
-        value: bareRate,
+        value: 1000 / mid("bare", wall),
         unit: "tok/s",
-        baseline: { title: "llama-server /completion, same tokens", value: servedRate },
+        baseline: {
+          title: "llama-server /completion, same tokens",
+          value: 1000 / mid("served", wall),
+        },
         higherIsBetter: true,
-        note: `no chat logic and no HTTP on node-llama-cpp's side: the most any loop on its API gets; ${note}`,
+        note: `no chat logic and no HTTP on node-llama-cpp's side: the most any loop on its API gets; ${roundRatios("bare", "served")}; ${note}`,
       }),
       figure({
         id: "decode-wall.compute",
         title: "llama.cpp's decode per token inside node-llama-cpp, 24M model",
-        value: mid(samples.bare, (s) => s.engineMs),
+        value: mid("bare", engine),
         unit: "ms",
         baseline: {
           title: "llama-server's whole generation loop per token (its timings)",
-          value: mid(samples.served, (s) => s.engineMs),
+          value: mid("served", engine),
         },
         higherIsBetter: false,
         note: `llama_decode alone (llama.cpp's performance counters) against decode + sampling + sending; ${note}`,
@@ -133,14 +181,53 @@ async function measure(binary: string): Promise<Figure[]> {
       figure({
         id: "decode-wall.outside",
         title: "Wall time per token in node-llama-cpp's bare loop, 24M model",
-        value: mid(samples.bare, (s) => s.wallMs),
+        value: mid("bare", wall),
         unit: "ms",
-        baseline: {
-          title: "its llama_decode time per token",
-          value: mid(samples.bare, (s) => s.engineMs),
-        },
+        baseline: { title: "its llama_decode time per token", value: mid("bare", engine) },
         higherIsBetter: false,
         note: `the excess is node-llama-cpp's work around each decode (sampling and hand-offs between the main thread and its pool thread); ${note}`,
+      }),
+      figure({
+        id: "decode-wall.together.bare-loop",
+        title: `Decode, ${STREAMS} streams together, node-llama-cpp's bare evaluate loop, 24M model`,
+        value: (STREAMS * 1000) / mid("bareTogether", wall),
+        unit: "tok/s",
+        baseline: {
+          title: `llama-server --parallel ${STREAMS}, ${STREAMS} concurrent /completion, same tokens`,
+          value: (STREAMS * 1000) / mid("servedTogether", wall),
+        },
+        higherIsBetter: true,
+        note: `aggregate; ${together}, no chat logic and no HTTP: the most any runner on node-llama-cpp's API gets; ${roundRatios("bareTogether", "servedTogether")}; ${note}`,
+      }),
+      figure({
+        id: "decode-wall.together.compute",
+        title: `llama.cpp's decode per step of ${STREAMS} tokens inside node-llama-cpp, 24M model`,
+        value: mid("bareTogether", engine),
+        unit: "ms",
+        baseline: {
+          title: `llama-server's whole generation loop per step of ${STREAMS} slots (its timings)`,
+          value: mid("servedTogether", engine),
+        },
+        higherIsBetter: false,
+        note: `llama_decode of the batch alone (llama.cpp's performance counters) against decode + sampling + sending; ${together}; ${note}`,
+      }),
+      figure({
+        id: "decode-wall.together.outside",
+        title: `Wall time per step in node-llama-cpp's ${STREAMS}-sequence loop, 24M model`,
+        value: mid("bareTogether", wall),
+        unit: "ms",
+        baseline: { title: "its llama_decode time per step", value: mid("bareTogether", engine) },
+        higherIsBetter: false,
+        note: `the excess is node-llama-cpp's work around each batch: one pool hand-off for the decode, then one per sequence for its sampling (each its own AsyncWorker on libuv's pool of 2 threads, as in the runner); ${together}; ${note}`,
+      }),
+      figure({
+        id: "decode-wall.together.per-sequence",
+        title: `Time outside llama_decode per step, ${STREAMS} sequences, 24M model`,
+        value: mid("bareTogether", outside),
+        unit: "ms",
+        baseline: { title: "1 sequence", value: mid("bare", outside) },
+        higherIsBetter: false,
+        note: `what grows with the sequences of a step is their sampling hand-offs: (difference) / ${STREAMS - 1} is the cost of one more sequence, the rest the step's own decode hand-off and loop; ${note}`,
       }),
     ];
   } finally {
@@ -149,6 +236,28 @@ async function measure(binary: string): Promise<Figure[]> {
     await model.dispose();
     await llama.dispose();
   }
+}
+
+interface DecodeTimings {
+  /** Decodes of several tokens (llama.cpp's "prompt eval"): their time and tokens. */
+  batchMs: number;
+  batchTokens: number;
+  /** Decodes of one token (llama.cpp's "eval"): their time and count. */
+  singleMs: number;
+  singleRuns: number;
+}
+
+/** llama.cpp's `llama_perf_context_print` lines; with no decode it prints 0 ms over 1. */
+function parseDecodeTimings(text: string): DecodeTimings {
+  const batch = /prompt eval time =\s*([\d.]+) ms \/\s*(\d+) tokens/.exec(text);
+  const single = /context_print:\s+eval time =\s*([\d.]+) ms \/\s*(\d+) runs/.exec(text);
+  if (!batch || !single) throw new Error(`unexpected llama.cpp timings: ${text}`);
+  return {
+    batchMs: Number(batch[1]),
+    batchTokens: Number(batch[2]),
+    singleMs: Number(single[1]),
+    singleRuns: Number(single[2]),
+  };
 }
 
 /** One streamed `/completion` of the prompt's tokens; llama-server's timings come last. */
