@@ -81,7 +81,14 @@ export interface ReplyRequest {
  * logic and no HTTP, already decodes slower than llama-server, while llama.cpp's own counters
  * give its `llama_decode` about the time llama-server's whole loop takes (0.97–1.10×, 2026-12:
  * the bare loop's 0.68–0.76× is ~0.8 ms a token outside llama.cpp). Concurrent replies step
- * together through `Lockstep`, so each step decodes one token of every reply in one batch.
+ * together through `Lockstep`, so each step decodes one token of every reply in one batch. 4 of
+ * them meet the same wall (same bench, 2026-12): node-llama-cpp's bare loop on 4 sequences in
+ * lockstep reaches 0.87–0.89× `llama-server -np 4`; its batch's `llama_decode` alone takes
+ * 1.03–1.05× llama-server's whole step, and ~0.73 ms a step goes outside it (0.35 with one
+ * sequence: each sequence is sampled with a pool hand-off of its own, ~0.13 ms). Here each
+ * reply's own token work and socket write (~0.2 ms) also fall between those hand-offs, before
+ * the step's batch can go: the runner reached 0.72–0.88× llama-server (5 interleaved runs, 2
+ * cores loaded 2.5–3.5), 0.80× the bare loop.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
