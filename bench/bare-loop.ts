@@ -7,6 +7,16 @@ export interface BareRun {
   msPerToken: number;
 }
 
+export interface BareLoopOptions {
+  /** Tokens to generate (per sequence). */
+  tokens: number;
+  /**
+   * Awaited once the first token is in, before the clock starts for the rest: e.g. to reset
+   * llama.cpp's counters, so they cover the same decodes as the wall time.
+   */
+  afterFirst?: () => Promise<unknown>;
+}
+
 /**
  * One run of node-llama-cpp's bare `LlamaContextSequence.evaluate` loop (no chat logic, no
  * HTTP): the sequence keeps the prompt but its last token, as the runner keeps a repeated
@@ -15,10 +25,11 @@ export interface BareRun {
 export async function bareLoop(
   sequence: LlamaContextSequence,
   prompt: Token[],
-  tokens: number,
+  options: BareLoopOptions,
 ): Promise<BareRun> {
   await sequence.adaptStateToTokens(prompt.slice(0, -1), false);
   const started = performance.now();
+  let ttftMs = 0;
   let first = 0;
   let last = 0;
   let generated = 0;
@@ -26,10 +37,14 @@ export async function bareLoop(
     temperature: 0,
   })) {
     last = performance.now();
-    if (!first) first = last;
-    if (++generated >= tokens) break;
+    if (!first) {
+      ttftMs = last - started;
+      await options.afterFirst?.();
+      first = last = performance.now();
+    }
+    if (++generated >= options.tokens) break;
   }
-  return { ttftMs: first - started, msPerToken: (last - first) / (generated - 1) };
+  return { ttftMs, msPerToken: (last - first) / (generated - 1) };
 }
 
 /**
@@ -43,7 +58,7 @@ export async function bareLoop(
 export async function bareLockstep(
   sequences: LlamaContextSequence[],
   prompt: Token[],
-  tokens: number,
+  options: BareLoopOptions,
 ): Promise<{ msPerStep: number }> {
   for (const sequence of sequences) await sequence.adaptStateToTokens(prompt.slice(0, -1), false);
   const iterators = sequences.map((sequence) =>
@@ -54,14 +69,15 @@ export async function bareLockstep(
   let first = 0;
   let last = 0;
   try {
-    for (let step = 0; step < tokens; step++) {
+    for (let step = 0; step < options.tokens; step++) {
       const results = await Promise.all(iterators.map((iterator) => iterator.next()));
       if (results.some((result) => result.done)) throw new Error("a sequence stopped early");
+      if (!first) await options.afterFirst?.();
       last = performance.now();
       if (!first) first = last;
     }
   } finally {
     await Promise.all(iterators.map((iterator) => iterator.return?.(undefined)));
   }
-  return { msPerStep: (last - first) / (tokens - 1) };
+  return { msPerStep: (last - first) / (options.tokens - 1) };
 }

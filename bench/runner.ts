@@ -84,7 +84,7 @@ async function inProcess(modelPath: string): Promise<Sample> {
     .generateContextState({ chatHistory: toChatHistory(input.messages) })
     .contextText.tokenize(model.tokenizer);
   const once = async (): Promise<Sample> => {
-    const run = await bareLoop(sequence, prompt, TOKENS);
+    const run = await bareLoop(sequence, prompt, { tokens: TOKENS });
     return { ttftMs: run.ttftMs, tokensPerSecond: 1000 / run.msPerToken };
   };
   try {
