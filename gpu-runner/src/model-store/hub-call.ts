@@ -26,7 +26,8 @@ export function hubCall<T>(
   return withRetries(
     () => {
       o.hub.reset();
-      return fn();
+      // What the call returns is read by then: a body it left unread is only a held resource.
+      return fn().finally(() => o.hub.discardUnread());
     },
     {
       retry: o.retry,

@@ -16,6 +16,8 @@ export class HubFetch {
   /** Status of the last successful response (a 200 to a Range request means the range was ignored). */
   lastStatus = 0;
   idleTimedOut = false;
+  /** Ends each body not read to its end yet. */
+  private readonly unread = new Set<() => void>();
 
   constructor(
     private readonly options: {
@@ -32,6 +34,15 @@ export class HubFetch {
     this.lastStatus = 0;
   }
 
+  /**
+   * Cancels the bodies the caller left unread (`fileDownloadInfo` reads only the headers of its
+   * `Range: bytes=0-0` probe). Until then each keeps its idle timer, its listener on the signal
+   * and its request: the timer alone kept a process that had its model alive for `idleMs`.
+   */
+  discardUnread(): void {
+    for (const discard of [...this.unread]) discard();
+  }
+
   readonly fetch: typeof fetch = async (input, init) => {
     const { signal, idleMs, onChunk } = this.options;
     signal?.throwIfAborted();
@@ -46,9 +57,11 @@ export class HubFetch {
         controller.abort(new Error(`no bytes from the Hub for ${idleMs} ms`));
       }, idleMs);
     };
+    let discard: (() => void) | undefined;
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      if (discard) this.unread.delete(discard);
     };
     arm();
     let response: Response;
@@ -73,6 +86,11 @@ export class HubFetch {
     }
     arm();
     const reader = response.body.getReader();
+    discard = () => {
+      done();
+      reader.cancel().catch(() => {});
+    };
+    this.unread.add(discard);
     const body = new ReadableStream<Uint8Array>({
       async pull(out) {
         try {

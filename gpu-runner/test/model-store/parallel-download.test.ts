@@ -10,7 +10,9 @@ import {
   type Fixture,
   fast,
   fixture,
+  logged,
   MB,
+  maxOverlap,
   REPO,
   repoDir,
   sha256,
@@ -19,31 +21,6 @@ import {
 /** Four connections, one megabyte per ranged request. */
 const parallel = (f: Fixture) => f.source({ MODEL_DOWNLOAD_CONNECTIONS: "4" });
 const ranged = { ...fast, rangeBytes: MB };
-
-/** The most requests that were in flight at the same moment. */
-function maxOverlap(requests: LoggedRequest[]): number {
-  const edges = requests.flatMap((r) => [
-    { at: r.startedAt, d: 1 },
-    { at: r.endedAt, d: -1 },
-  ]);
-  edges.sort((a, b) => a.at - b.at || a.d - b.d);
-  let open = 0;
-  let most = 0;
-  for (const e of edges) {
-    open += e.d;
-    most = Math.max(most, open);
-  }
-  return most;
-}
-
-/**
- * The emulator logs a request when the server sees its response close, which may come a moment
- * after the client has read every byte: wait (up to 10 s) for what the assertions then check.
- */
-async function logged(holds: () => boolean): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  while (!holds() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-}
 
 const startOf = (r: LoggedRequest | undefined) =>
   Number(/^bytes=(\d+)-/.exec(r?.range ?? "")?.[1] ?? Number.NaN);

@@ -18,7 +18,16 @@ export interface PullProcess {
  * kill -9 hits the downloader itself), with exactly the given environment plus PATH.
  */
 export function startPull(vars: Record<string, string>): PullProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/model-store/pull.ts"], {
+  return startScript("src/model-store/pull.ts", vars);
+}
+
+/** Runs a script of the runner's package (path from its folder) the same way, with `args`. */
+export function startScript(
+  script: string,
+  vars: Record<string, string>,
+  args: string[] = [],
+): PullProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
     cwd: runnerDir,
     env: { PATH: process.env.PATH ?? "", ...vars },
     stdio: ["ignore", "pipe", "pipe"],
