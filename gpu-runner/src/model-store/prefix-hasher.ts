@@ -22,6 +22,9 @@ export class PrefixHasher {
   /** The file holds its final bytes up to here. */
   private target = 0;
   private reading = false;
+  /** The read-back under way (it stops once `closed`). */
+  private readBackDone: Promise<void> | undefined;
+  private closed = false;
   private failure: VolumeIoError | undefined;
   private handle: FileHandle | undefined;
   private buffer: Buffer | undefined;
@@ -48,9 +51,9 @@ export class PrefixHasher {
   /** The file holds its final bytes up to `to`: what `wrote` did not hash is read back. */
   advance(to: number): void {
     this.target = Math.max(this.target, to);
-    if (this.reading || this.failure || this.hashed >= this.target) return;
+    if (this.reading || this.failure || this.closed || this.hashed >= this.target) return;
     this.reading = true;
-    void this.readBack();
+    this.readBackDone = this.readBack();
   }
 
   /** The hex digest of the first `length` bytes; abort rethrows `signal.reason`. */
@@ -76,8 +79,13 @@ export class PrefixHasher {
     return this.hash.digest("hex");
   }
 
-  /** Closes the file if it was read back (after a read under way). */
+  /**
+   * Stops reading back and closes the file once the read under way is done: a download that ended
+   * (aborted, failed) while the file was being opened left it open, hashing the rest of the prefix.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.readBackDone;
     await this.handle?.close().catch(() => {});
   }
 
@@ -85,7 +93,7 @@ export class PrefixHasher {
     try {
       this.handle ??= await open(this.path, "r");
       this.buffer ??= Buffer.allocUnsafe(READ_BYTES);
-      while (this.hashed < this.target) {
+      while (this.hashed < this.target && !this.closed) {
         const want = Math.min(READ_BYTES, this.target - this.hashed);
         const { bytesRead } = await this.handle.read(this.buffer, 0, want, this.hashed);
         if (bytesRead === 0) throw new Error(`the file ended at ${this.hashed} bytes`);

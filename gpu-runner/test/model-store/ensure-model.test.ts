@@ -69,7 +69,7 @@ describe("ensureModel against the Hub emulator", () => {
     expect(fx.hub.requests.map((r) => r.path)).toEqual([`/api/models/${REPO}/revision/main`]);
   });
 
-  it("leaves no file on the volume open, verified or not (the hash's read handles included)", async () => {
+  it("leaves no file on the volume open, verified, corrupt or aborted (the hash's read handles included)", async () => {
     const openOn = async (dir: string) => {
       const fds = await readdir("/proc/self/fd");
       const targets = await Promise.all(
@@ -90,6 +90,26 @@ describe("ensureModel against the Hub emulator", () => {
     const bad = await fixture(2 * MB, { hub: { faults: { corrupt: true } } });
     await expect(ensureModel({ ...bad.source(), ...fast })).rejects.toThrow(ChecksumMismatchError);
     expect(await allClosed(bad.cacheDir)).toEqual([]);
+
+    // Aborted as the resumed prefix starts to be read back for the hash (before the file opened).
+    const resumed = await fixture(24 * MB);
+    const sha = await resumed.hub.sha256Of(REPO, FILE);
+    const blobs = join(repoDir(resumed), "blobs");
+    await mkdir(blobs, { recursive: true });
+    const prefix = (await readFile(resumed.modelFile)).subarray(0, 16 * MB);
+    await writeFile(join(blobs, `${sha}.incomplete`), prefix);
+    const controller = new AbortController();
+    const reason = new Error("shutting down");
+    const aborted = ensureModel({
+      ...resumed.source(),
+      ...fast,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === "downloading") controller.abort(reason);
+      },
+    });
+    await expect(aborted).rejects.toBe(reason);
+    expect(await allClosed(resumed.cacheDir)).toEqual([]);
   });
 
   it("HF_HUB_OFFLINE=1 uses the volume without any request, or fails clearly", async () => {
