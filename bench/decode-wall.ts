@@ -307,10 +307,10 @@ async function completion(url: string, prompt: Token[]): Promise<Sample> {
 if (isMain(import.meta)) {
   const binary = process.env.LLAMA_SERVER;
   if (!binary) throw new Error("LLAMA_SERVER is not set (see README, Benchmarks)");
-  const figures = await measure(binary);
-  if (process.env.DECODE_WALL_JSON) console.log(JSON.stringify(figures));
+  // Run directly, it measures in a child process too, with the same pool size as in the report.
+  if (process.env.DECODE_WALL_JSON) console.log(JSON.stringify(await measure(binary)));
   else {
-    for (const f of figures) {
+    for (const f of await decodeWallBench()) {
       console.log(
         `${f.title}: ${f.value.toFixed(2)} ${f.unit} vs ${f.baseline.title} ${f.baseline.value.toFixed(2)} (${f.ratio.toFixed(2)}×) — ${f.note}`,
       );
