@@ -86,9 +86,10 @@ export interface ReplyRequest {
  * lockstep reaches 0.87–0.91× `llama-server -np 4` (4 runs); its batch's `llama_decode` alone
  * takes 0.98–1.05× llama-server's whole step, and ~0.75 ms a step goes outside it (~0.4 with
  * one sequence: each sequence is sampled with a pool hand-off of its own, ~0.13 ms). Here each
- * reply's own token work and socket write (~0.2 ms: main thread 1.8 vs 1.0 ms of CPU a step)
- * also fall between those hand-offs, before the step's batch can go: the runner reached
- * 0.72–0.88× llama-server (5 interleaved runs, 2 cores loaded 2.5–3.5), 0.80× the bare loop.
+ * reply's own token work and socket write (~0.15–0.2 ms: the main thread takes 0.6–0.8 ms more
+ * CPU a step than the bare loop's, a third of it in the kernel) also fall between those
+ * hand-offs, before the step's batch can go: the runner reached 0.72–0.88× llama-server (5
+ * interleaved runs, 2 cores loaded 2.5–3.5), 0.80× the bare loop.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
