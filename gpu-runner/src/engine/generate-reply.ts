@@ -184,17 +184,21 @@ export async function generateReply(
         continue;
       }
       const now = performance.now();
-      if (firstAt === undefined) {
-        firstAt = now;
-        observer.firstToken(now - request.started);
-      } else observer.interToken(now - lastAt);
+      const gap = firstAt === undefined ? undefined : now - lastAt;
+      firstAt ??= now;
       lastAt = now;
       completionTokens++;
+      const end = model.isEogToken(token);
+      if (!end) {
+        const before = parser.phase;
+        send(parser.push(decoder.push(token)));
+        if (before === "reasoning" && parser.phase === "reasoning") reasoningTokens++;
+      }
+      // Metrics once the token's event is out: the caller's wait for it ends first.
+      if (gap === undefined) observer.firstToken(now - request.started);
+      else observer.interToken(gap);
       observer.tokensGenerated(1);
-      if (model.isEogToken(token)) break;
-      const before = parser.phase;
-      send(parser.push(decoder.push(token)));
-      if (before === "reasoning" && parser.phase === "reasoning") reasoningTokens++;
+      if (end) break;
       // A grammar's value is complete when it says so, whatever the model would add.
       if (parser.phase === "stopped" || router.complete) break;
       if (stop.aborted) {

@@ -228,7 +228,8 @@ export class LlamaEngine implements Engine {
     const { signal } = options;
     const started = performance.now();
     let outcome: Outcome = "error";
-    const log = this.options.logger.child({ requestId: options.requestId });
+    // Made when a line is written, after the reply: not on the way to the first token.
+    const log = () => this.options.logger.child({ requestId: options.requestId });
     try {
       const waited = await this.waitReady(signal, emit);
       const loaded = this.loaded as Loaded;
@@ -247,7 +248,8 @@ export class LlamaEngine implements Engine {
       if (tokens.length >= contextSize) throw new ContextOverflowError(tokens.length, contextSize);
       let queued = false;
       const slot = await loaded.pool.acquire({
-        signal: AbortSignal.any([signal, this.shutdown.signal]),
+        signal,
+        stop: this.shutdown.signal,
         pick: (free) => bestPrefixSlot(free, tokens),
         onPosition: (position) => {
           queued = true;
@@ -283,7 +285,7 @@ export class LlamaEngine implements Engine {
           this.observer,
         );
         outcome = done.finishReason;
-        log.info(
+        log().info(
           {
             slot: slot.index,
             finishReason: done.finishReason,
@@ -307,7 +309,7 @@ export class LlamaEngine implements Engine {
         return;
       }
       outcome = classify(error, signal);
-      if (outcome !== "cancelled") log.warn({ outcome, err: errorMessage(error) }, "chat failed");
+      if (outcome !== "cancelled") log().warn({ outcome, err: errorMessage(error) }, "chat failed");
       throw signal.aborted ? signal.reason : error;
     } finally {
       this.observer.requestEnded(outcome);

@@ -57,6 +57,26 @@ describe("SlotPool", () => {
     expect(await next).toBe("a");
   });
 
+  it("ends a wait with the stop signal's reason (shutdown), as the caller's own signal does", async () => {
+    const pool = new SlotPool(["a"], { queueMax: 2, retryAfterMs: () => 1 });
+    const shutdown = new AbortController();
+    const held = await pool.acquire({ signal: live(), stop: shutdown.signal, pick: first });
+    const caller = new AbortController();
+    const waiting = pool.acquire({ signal: caller.signal, stop: shutdown.signal, pick: first });
+    expect(pool.queueDepth).toBe(1);
+    const reason = Symbol("shutdown");
+    shutdown.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    expect(pool.queueDepth).toBe(0);
+    expect(caller.signal.aborted).toBe(false);
+    // Once stopped, no one gets a slot, free or not.
+    pool.release(held);
+    await expect(pool.acquire({ signal: live(), stop: shutdown.signal, pick: first })).rejects.toBe(
+      reason,
+    );
+    expect(pool.freeCount).toBe(1);
+  });
+
   it("lets the waiter choose among free slots", async () => {
     const pool = new SlotPool(["a", "b"], { queueMax: 0, retryAfterMs: () => 1 });
     expect(await pool.acquire({ signal: live(), pick: (free) => free.at(-1)! })).toBe("b");
