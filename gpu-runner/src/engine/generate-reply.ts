@@ -83,13 +83,15 @@ export interface ReplyRequest {
  * the bare loop's 0.68–0.76× is ~0.8 ms a token outside llama.cpp). Concurrent replies step
  * together through `Lockstep`, so each step decodes one token of every reply in one batch. 4 of
  * them meet the same wall (same bench, 2026-12): node-llama-cpp's bare loop on 4 sequences in
- * lockstep reaches 0.87–0.91× `llama-server -np 4` (4 runs); its batch's `llama_decode` alone
- * takes 0.98–1.05× llama-server's whole step, and ~0.75 ms a step goes outside it (~0.4 with
- * one sequence: each sequence is sampled with a pool hand-off of its own, ~0.13 ms). Here each
- * reply's own token work and socket write (~0.15–0.2 ms: the main thread takes 0.6–0.8 ms more
- * CPU a step than the bare loop's, a third of it in the kernel) also fall between those
- * hand-offs, before the step's batch can go: the runner reached 0.72–0.88× llama-server (5
- * interleaved runs, 2 cores loaded 2.5–3.5), 0.80× the bare loop.
+ * lockstep reaches 0.87–0.97× `llama-server -np 4` (5 runs, median 0.91); its batch's
+ * `llama_decode` alone takes 0.95–1.05× llama-server's whole step, and ~0.7 ms a step (~9%)
+ * goes outside it (~0.35 with one sequence: each sequence is sampled with a pool hand-off of
+ * its own, ~0.13 ms): time llama-server's step does not spend, and the wall for any loop on
+ * node-llama-cpp's API on this model. Here each reply's own token work and socket write
+ * (~0.15–0.2 ms: the main thread takes 0.6–0.8 ms more CPU a step than the bare loop's, a third
+ * of it in the kernel) also fall between those hand-offs, before the step's batch can go: the
+ * runner reached 0.72–0.88× llama-server (5 interleaved runs, 2 cores loaded 2.5–3.5), 0.80×
+ * the bare loop.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
