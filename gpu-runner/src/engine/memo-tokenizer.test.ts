@@ -1,45 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ChatMessage } from "@phi4-edge/shared";
-import {
-  type ChatWrapper,
-  getLlama,
-  type Llama,
-  LlamaLogLevel,
-  type LlamaModel,
-  resolveChatWrapper,
-  type Tokenizer,
-} from "node-llama-cpp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+import { type ChatWrapper, resolveChatWrapper, type Tokenizer } from "node-llama-cpp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTinyModel } from "../../test/tiny-model";
 import { memoTokenizer } from "./memo-tokenizer";
 import { toChatHistory } from "./to-chat-history";
 
 // The real tiny GGUF and its Phi-4-reasoning template, rendered as the engine renders prompts.
-let dir: string;
-let llama: Llama;
-let model: LlamaModel;
+const tiny = useTinyModel();
 let wrapper: ChatWrapper;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "memo-tokenizer-"));
-  const path = join(dir, "tiny.gguf");
-  await writeTinyModel(path);
-  llama = await getLlama({
-    gpu: false,
-    build: "never",
-    maxThreads: 1,
-    logLevel: LlamaLogLevel.error,
-  });
-  model = await llama.loadModel({ modelPath: path });
-  wrapper = resolveChatWrapper(model) as ChatWrapper;
-});
-
-afterAll(async () => {
-  await model?.dispose();
-  await llama?.dispose();
-  await rm(dir, { recursive: true, force: true });
+beforeAll(() => {
+  wrapper = resolveChatWrapper(tiny.model) as ChatWrapper;
 });
 
 const tokensOf = (messages: ChatMessage[], tokenizer: Tokenizer) =>
@@ -68,11 +39,11 @@ function conversation(): ChatMessage[][] {
 
 describe("memoTokenizer on the tiny model", () => {
   it("tokenizes every turn of a growing chat exactly as the model's tokenizer does", () => {
-    const memo = memoTokenizer(model.tokenizer);
+    const memo = memoTokenizer(tiny.model.tokenizer);
     // Twice over: the second pass is served from the memo.
     for (const pass of [1, 2]) {
       for (const messages of conversation()) {
-        const expected = tokensOf(messages, model.tokenizer);
+        const expected = tokensOf(messages, tiny.model.tokenizer);
         expect(tokensOf(messages, memo), `pass ${pass}`).toEqual(expected);
         expect(expected.length).toBeGreaterThan(1000);
       }
@@ -81,10 +52,10 @@ describe("memoTokenizer on the tiny model", () => {
 
   it("tokenizes a resent history's segments once: the next turn only its new ones", () => {
     let calls = 0;
-    const counting = Object.assign((...args: Parameters<typeof model.tokenize>) => {
+    const counting = Object.assign((...args: Parameters<typeof tiny.model.tokenize>) => {
       calls++;
-      return model.tokenize(...args);
-    }, model.tokenizer) as Tokenizer;
+      return tiny.model.tokenize(...args);
+    }, tiny.model.tokenizer) as Tokenizer;
     const memo = memoTokenizer(counting);
     const [first, second] = conversation() as [ChatMessage[], ChatMessage[]];
     tokensOf(first, memo);
@@ -98,18 +69,18 @@ describe("memoTokenizer on the tiny model", () => {
   });
 
   it("stays exact while it evicts, and gives callers arrays of their own", () => {
-    const memo = memoTokenizer(model.tokenizer, { maxEntries: 2, maxChars: 4096 });
+    const memo = memoTokenizer(tiny.model.tokenizer, { maxEntries: 2, maxChars: 4096 });
     for (const messages of [...conversation(), ...conversation()]) {
-      expect(tokensOf(messages, memo)).toEqual(tokensOf(messages, model.tokenizer));
+      expect(tokensOf(messages, memo)).toEqual(tokensOf(messages, tiny.model.tokenizer));
     }
     const first = memo("hello", false);
     first.push(first[0] as never);
-    expect(memo("hello", false)).toEqual(model.tokenize("hello", false));
-    expect(memo("<|im_end|>", true)).toEqual(model.tokenize("<|im_end|>", true));
-    expect(memo("<|im_end|>", false)).toEqual(model.tokenize("<|im_end|>", false));
+    expect(memo("hello", false)).toEqual(tiny.model.tokenize("hello", false));
+    expect(memo("<|im_end|>", true)).toEqual(tiny.model.tokenize("<|im_end|>", true));
+    expect(memo("<|im_end|>", false)).toEqual(tiny.model.tokenize("<|im_end|>", false));
     expect(memo(" x", false, "trimLeadingSpace")).toEqual(
-      model.tokenize(" x", false, "trimLeadingSpace"),
+      tiny.model.tokenize(" x", false, "trimLeadingSpace"),
     );
-    expect(memo("EOS", "builtin")).toEqual(model.tokenize("EOS", "builtin"));
+    expect(memo("EOS", "builtin")).toEqual(tiny.model.tokenize("EOS", "builtin"));
   });
 });

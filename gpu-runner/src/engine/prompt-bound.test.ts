@@ -1,39 +1,20 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ContextOverflowError } from "@phi4-edge/shared";
-import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+import { expect, test } from "vitest";
+import { useTinyModel } from "../../test/tiny-model";
 import { assertPromptMayFit, maxTokenBytes } from "./prompt-bound";
 
 // The tiny model's real vocabulary: 256 byte tokens plus added tokens such as `</think>`.
-let dir: string;
-let llama: Llama;
-let model: LlamaModel;
+const tiny = useTinyModel();
 let counted: string[];
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "prompt-bound-"));
-  const path = join(dir, "tiny.gguf");
-  await writeTinyModel(path);
-  llama = await getLlama({ gpu: false, build: "never", maxThreads: 1 });
-  model = await llama.loadModel({ modelPath: path });
-});
-afterAll(async () => {
-  await model?.dispose();
-  await llama?.dispose();
-  await rm(dir, { recursive: true, force: true });
-});
 
 const check = (content: string, contextSize: number) => {
   counted = [];
   return assertPromptMayFit([{ role: "user", content }], {
     contextSize,
-    maxTokenBytes: maxTokenBytes(model),
+    maxTokenBytes: maxTokenBytes(tiny.model),
     countTokens: (text) => {
       counted.push(text);
-      return model.tokenize(text).length;
+      return tiny.model.tokenize(text).length;
     },
     signal: new AbortController().signal,
   });
@@ -41,7 +22,7 @@ const check = (content: string, contextSize: number) => {
 
 test("one token of a byte-level vocabulary stands for at most its longest text token", () => {
   // `</think>` is a user-defined token matched in plain text: 8 bytes.
-  expect(maxTokenBytes(model)).toBe(8);
+  expect(maxTokenBytes(tiny.model)).toBe(8);
 });
 
 test("a prompt too large for any tokenization is refused from its size, without tokenizing", async () => {

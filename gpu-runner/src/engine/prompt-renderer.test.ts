@@ -1,45 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ChatInput, ChatMessage } from "@phi4-edge/shared";
-import {
-  type ChatWrapper,
-  getLlama,
-  JinjaTemplateChatWrapper,
-  type Llama,
-  LlamaLogLevel,
-  type LlamaModel,
-  resolveChatWrapper,
-} from "node-llama-cpp";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { writeTinyModel } from "../../dev/tiny-model/write-tiny-model";
+import { type ChatWrapper, JinjaTemplateChatWrapper, resolveChatWrapper } from "node-llama-cpp";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { useTinyModel } from "../../test/tiny-model";
 import { PromptRenderer } from "./prompt-renderer";
 import { toChatHistory } from "./to-chat-history";
 
 // The real tiny GGUF and its Phi-4-reasoning template, through node-llama-cpp's Jinja wrapper.
-let dir: string;
-let llama: Llama;
-let model: LlamaModel;
+const tiny = useTinyModel();
 let wrapper: ChatWrapper;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "prompt-renderer-"));
-  const path = join(dir, "tiny.gguf");
-  await writeTinyModel(path);
-  llama = await getLlama({
-    gpu: false,
-    build: "never",
-    maxThreads: 1,
-    logLevel: LlamaLogLevel.error,
-  });
-  model = await llama.loadModel({ modelPath: path });
-  wrapper = resolveChatWrapper(model) as ChatWrapper;
-});
-
-afterAll(async () => {
-  await model?.dispose();
-  await llama?.dispose();
-  await rm(dir, { recursive: true, force: true });
+beforeAll(() => {
+  wrapper = resolveChatWrapper(tiny.model) as ChatWrapper;
 });
 
 const weather = {
@@ -114,7 +85,7 @@ describe("PromptRenderer on the tiny model", () => {
         const expected = wrapper.generateContextState({ chatHistory: history }).contextText;
         const got = renderer.render(history);
         expect(got.toJSON(), `pass ${pass}`).toEqual(expected.toJSON());
-        expect(got.tokenize(model.tokenizer)).toEqual(expected.tokenize(model.tokenizer));
+        expect(got.tokenize(tiny.model.tokenizer)).toEqual(expected.tokenize(tiny.model.tokenizer));
       }
     }
   });
