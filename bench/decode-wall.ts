@@ -1,19 +1,48 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { getLlama, LlamaLogLevel, resolveChatWrapper, type Token } from "node-llama-cpp";
+import {
+  getLlama,
+  type Llama,
+  LlamaLogLevel,
+  resolveChatWrapper,
+  type Token,
+} from "node-llama-cpp";
 import { toChatHistory } from "../gpu-runner/src/engine/to-chat-history";
 import { bareLockstep, bareLoop } from "./bare-loop";
-import { benchModel, median, paramCount, SMALL_MODEL } from "./bench-model";
+import {
+  type BenchModelSpec,
+  benchModel,
+  MID_MODEL,
+  median,
+  paramCount,
+  SMALL_MODEL,
+} from "./bench-model";
 import { type Figure, figure, isMain, SkippedBench } from "./figure";
 import { startLlamaServer } from "./llama-server";
 
 const THREADS = 1;
 const CONTEXT = 2048;
-const TOKENS = 256;
-const ROUNDS = 5;
 /** Sequences of the lockstep part, as the runner's `PARALLEL` and llama-server's `-np`. */
 const STREAMS = 4;
+
+interface ModelPlan {
+  name: string;
+  spec: BenchModelSpec;
+  /** New tokens per stream. */
+  tokens: number;
+  /** Alternating rounds, after one warm-up round. */
+  rounds: number;
+}
+
+/**
+ * The two sizes of bench/decode.ts, the 208M one with fewer tokens and rounds: its part takes
+ * ~100–110 s on 2 quiet cores (the 24M one ~40 s).
+ */
+const PLANS: ModelPlan[] = [
+  { name: "small", spec: SMALL_MODEL, tokens: 256, rounds: 5 },
+  { name: "mid", spec: MID_MODEL, tokens: 96, rounds: 3 },
+];
 
 interface Sample {
   /** Wall time per step (one token of each stream), first token to last. */
@@ -23,10 +52,10 @@ interface Sample {
 }
 
 /**
- * Where a decoded token's time goes on the small (GPU-like, ~2 ms a token) model, without the
- * runner: node-llama-cpp's bare `LlamaContextSequence.evaluate` loop in-process against
- * `llama-server`'s `/completion`, both fed the same prompt tokens, greedy, one llama.cpp thread,
- * taking turns round by round; once with one stream, once with 4 streams decoding together
+ * Where a decoded token's time goes without the runner, on the small (GPU-like, ~2 ms a token)
+ * model and on the 208M one (~15–20 ms a token, where compute dominates): node-llama-cpp's bare
+ * `LlamaContextSequence.evaluate` loop in-process against `llama-server`'s `/completion`, both
+ * fed the same prompt tokens, greedy, one llama.cpp thread, taking turns round by round; once with one stream, once with 4 streams decoding together
  * (4 sequences of one context in lockstep, one batch a step, against 4 concurrent requests to
  * `llama-server -np 4`). For node-llama-cpp, llama.cpp's own timer (`performanceTracking`)
  * gives the time spent inside `llama_decode`; for llama-server its `timings` give its whole
@@ -56,7 +85,6 @@ export default async function decodeWallBench(): Promise<Figure[]> {
 }
 
 async function measure(binary: string): Promise<Figure[]> {
-  const modelPath = await benchModel(SMALL_MODEL);
   const logs: string[] = [];
   const llama = await getLlama({
     gpu: false,
@@ -65,6 +93,23 @@ async function measure(binary: string): Promise<Figure[]> {
     logLevel: LlamaLogLevel.info,
     logger: (_level, message) => void logs.push(message),
   });
+  try {
+    const figures: Figure[] = [];
+    for (const plan of PLANS) figures.push(...(await measurePlan(binary, plan, { llama, logs })));
+    return figures;
+  } finally {
+    await llama.dispose();
+  }
+}
+
+async function measurePlan(
+  binary: string,
+  plan: ModelPlan,
+  host: { llama: Llama; logs: string[] },
+): Promise<Figure[]> {
+  const { llama, logs } = host;
+  const { tokens, rounds } = plan;
+  const modelPath = await benchModel(plan.spec);
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({
     contextSize: CONTEXT,
@@ -103,7 +148,7 @@ async function measure(binary: string): Promise<Figure[]> {
     const sequence = sequences[0] as (typeof sequences)[number];
     // llama.cpp's counters are reset once the first token is in (printing resets them), so
     // they cover the decodes the wall time does: the 2nd token's to the last's.
-    const options = { tokens: TOKENS, afterFirst: decodeTimings };
+    const options = { tokens, afterFirst: decodeTimings };
     const bare = async (): Promise<Sample> => {
       const run = await bareLoop(sequence, prompt, options);
       const timings = await decodeTimings();
@@ -113,14 +158,14 @@ async function measure(binary: string): Promise<Figure[]> {
       const run = await bareLockstep(sequences, prompt, options);
       const timings = await decodeTimings();
       // llama.cpp files a decode of one token under "eval", of several under "prompt eval".
-      if (timings.singleMs > 0 || timings.batchTokens !== STREAMS * (TOKENS - 1))
+      if (timings.singleMs > 0 || timings.batchTokens !== STREAMS * (tokens - 1))
         throw new Error(`not one batch of ${STREAMS} a step: ${JSON.stringify(timings)}`);
-      return { wallMs: run.msPerStep, engineMs: timings.batchMs / (TOKENS - 1) };
+      return { wallMs: run.msPerStep, engineMs: timings.batchMs / (tokens - 1) };
     };
-    const served = () => completion(server.url, prompt);
+    const served = () => completion(server.url, prompt, tokens);
     const servedTogether = async (): Promise<Sample> => {
       const streams = await Promise.all(
-        Array.from({ length: STREAMS }, () => completion(server.url, prompt)),
+        Array.from({ length: STREAMS }, () => completion(server.url, prompt, tokens)),
       );
       // Per step of all streams: the streams' rates add up.
       const perStep = (pick: (s: Sample) => number) =>
@@ -138,7 +183,7 @@ async function measure(binary: string): Promise<Figure[]> {
       Run,
       Sample[]
     >;
-    for (let i = 0; i < ROUNDS; i++) {
+    for (let i = 0; i < rounds; i++) {
       for (const name of names) samples[name].push(await runs[name]());
     }
     const mid = (name: Run, pick: (s: Sample) => number) => median(samples[name].map(pick));
@@ -152,12 +197,14 @@ async function measure(binary: string): Promise<Figure[]> {
       );
       return `rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`;
     };
-    const note = `random Phi-4-arch model, ${Math.round(paramCount(SMALL_MODEL) / 1e6)}M params ${SMALL_MODEL.type}, ${THREADS} llama.cpp thread, the same ${prompt.length} prompt tokens cached, ${TOKENS} greedy tokens a stream, median of ${ROUNDS} alternating rounds`;
+    const params = `${Math.round(paramCount(plan.spec) / 1e6)}M`;
+    const id = (name: string) => `decode-wall.${plan.name}.${name}`;
+    const note = `random Phi-4-arch model, ${params} params ${plan.spec.type}, ${THREADS} llama.cpp thread, the same ${prompt.length} prompt tokens cached, ${tokens} greedy tokens a stream, median of ${rounds} alternating rounds`;
     const together = `${STREAMS} sequences of one context stepping together, one batch a step`;
     return [
       figure({
-        id: "decode-wall.bare-loop",
-        title: "Decode, node-llama-cpp's bare evaluate loop in-process, 24M model",
+        id: id("bare-loop"),
+        title: `Decode, node-llama-cpp's bare evaluate loop in-process, ${params} model`,
         value: 1000 / mid("bare", wall),
         unit: "tok/s",
         baseline: {
@@ -168,8 +215,8 @@ async function measure(binary: string): Promise<Figure[]> {
         note: `no chat logic and no HTTP on node-llama-cpp's side: the most any loop on its API gets; ${roundRatios("bare", "served")}; ${note}`,
       }),
       figure({
-        id: "decode-wall.compute",
-        title: "llama.cpp's decode per token inside node-llama-cpp, 24M model",
+        id: id("compute"),
+        title: `llama.cpp's decode per token inside node-llama-cpp, ${params} model`,
         value: mid("bare", engine),
         unit: "ms",
         baseline: {
@@ -180,8 +227,8 @@ async function measure(binary: string): Promise<Figure[]> {
         note: `llama_decode alone (llama.cpp's performance counters) against decode + sampling + sending; ${note}`,
       }),
       figure({
-        id: "decode-wall.outside",
-        title: "Wall time per token in node-llama-cpp's bare loop, 24M model",
+        id: id("outside"),
+        title: `Wall time per token in node-llama-cpp's bare loop, ${params} model`,
         value: mid("bare", wall),
         unit: "ms",
         baseline: { title: "its llama_decode time per token", value: mid("bare", engine) },
@@ -189,8 +236,8 @@ async function measure(binary: string): Promise<Figure[]> {
         note: `the excess is node-llama-cpp's work around each decode (sampling and hand-offs between the main thread and its pool thread); ${note}`,
       }),
       figure({
-        id: "decode-wall.together.bare-loop",
-        title: `Decode, ${STREAMS} streams together, node-llama-cpp's bare evaluate loop, 24M model`,
+        id: id("together.bare-loop"),
+        title: `Decode, ${STREAMS} streams together, node-llama-cpp's bare evaluate loop, ${params} model`,
         value: (STREAMS * 1000) / mid("bareTogether", wall),
         unit: "tok/s",
         baseline: {
@@ -201,8 +248,8 @@ async function measure(binary: string): Promise<Figure[]> {
         note: `aggregate; ${together}, no chat logic and no HTTP: the most any runner on node-llama-cpp's API gets; ${roundRatios("bareTogether", "servedTogether")}; ${note}`,
       }),
       figure({
-        id: "decode-wall.together.compute",
-        title: `llama.cpp's decode per step of ${STREAMS} tokens inside node-llama-cpp, 24M model`,
+        id: id("together.compute"),
+        title: `llama.cpp's decode per step of ${STREAMS} tokens inside node-llama-cpp, ${params} model`,
         value: mid("bareTogether", engine),
         unit: "ms",
         baseline: {
@@ -213,8 +260,8 @@ async function measure(binary: string): Promise<Figure[]> {
         note: `llama_decode of the batch alone (llama.cpp's performance counters) against decode + sampling + sending; ${together}; ${note}`,
       }),
       figure({
-        id: "decode-wall.together.outside",
-        title: `Wall time per step in node-llama-cpp's ${STREAMS}-sequence loop, 24M model`,
+        id: id("together.outside"),
+        title: `Wall time per step in node-llama-cpp's ${STREAMS}-sequence loop, ${params} model`,
         value: mid("bareTogether", wall),
         unit: "ms",
         baseline: { title: "its llama_decode time per step", value: mid("bareTogether", engine) },
@@ -222,8 +269,8 @@ async function measure(binary: string): Promise<Figure[]> {
         note: `the excess is node-llama-cpp's work around each batch: one pool hand-off for the decode, then one per sequence for its sampling (each its own AsyncWorker on libuv's pool of 2 threads, as in the runner); ${together}; ${note}`,
       }),
       figure({
-        id: "decode-wall.together.per-sequence",
-        title: `Time outside llama_decode per step, ${STREAMS} sequences, 24M model`,
+        id: id("together.per-sequence"),
+        title: `Time outside llama_decode per step, ${STREAMS} sequences, ${params} model`,
         value: mid("bareTogether", outside),
         unit: "ms",
         baseline: { title: "1 sequence", value: mid("bare", outside) },
@@ -235,7 +282,6 @@ async function measure(binary: string): Promise<Figure[]> {
     await server.stop();
     await context.dispose();
     await model.dispose();
-    await llama.dispose();
   }
 }
 
@@ -262,13 +308,13 @@ function parseDecodeTimings(text: string): DecodeTimings {
 }
 
 /** One streamed `/completion` of the prompt's tokens; llama-server's timings come last. */
-async function completion(url: string, prompt: Token[]): Promise<Sample> {
+async function completion(url: string, prompt: Token[], newTokens: number): Promise<Sample> {
   const response = await fetch(`${url}/completion`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       prompt,
-      n_predict: TOKENS,
+      n_predict: newTokens,
       temperature: 0,
       ignore_eos: true,
       cache_prompt: true,
