@@ -91,7 +91,13 @@ export interface ReplyRequest {
  * (~0.15–0.2 ms: the main thread takes 0.6–0.8 ms more CPU a step than the bare loop's, a third
  * of it in the kernel) also fall between those hand-offs, before the step's batch can go: the
  * runner reached 0.72–0.88× llama-server (5 interleaved runs, 2 cores loaded 2.5–3.5), 0.80×
- * the bare loop.
+ * the bare loop. On the 208M bench model (~14 ms a token) the wall is thinner but still there
+ * (same bench, 5 runs, 2026-12, load 0.8–1.6): the bare loop reaches 0.93× llama-server with one
+ * stream (0.70–1.08) and 0.97× with 4 (0.92–1.04), its `llama_decode` ~1.0× llama-server's
+ * whole loop, with ~0.6–0.8 ms a token and ~1.4–2.3 ms a step (~3%) outside it. Through the
+ * runner (`bench/decode.ts`, one run) one stream came out 0.95×, the bare loop's level, while 4
+ * streams' decode rates add up to 0.90× llama-server's: the runner's own share at 4 streams is
+ * ~7% there.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
