@@ -95,9 +95,11 @@ export interface ReplyRequest {
  * (same bench, 5 runs, 2026-12, load 0.8–1.6): the bare loop reaches 0.93× llama-server with one
  * stream (0.70–1.08) and 0.97× with 4 (0.92–1.04), its `llama_decode` ~1.0× llama-server's
  * whole loop, with ~0.6–0.8 ms a token and ~1.4–2.3 ms a step (~3%) outside it. Through the
- * runner (`bench/decode.ts`, one run) one stream came out 0.95×, the bare loop's level, while 4
- * streams' decode rates add up to 0.90× llama-server's: the runner's own share at 4 streams is
- * ~7% there.
+ * runner (`bench/decode.ts`, one run) one stream came out 0.95× and 4 streams 0.91×; timed per
+ * step around one bare run (6 rounds of 4 × 96 tokens, llama.cpp's counters in the runner's
+ * context), its `llama_decode` took what the bare loop's did (67–76 vs 68 ms a step) and 2.1–2.9
+ * ms a step went outside it (bare 2.5): there the runner adds little to that wall, and the runs'
+ * own spread (llama-server's step 60–68 ms over the 5 runs) is as large as the gap.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
