@@ -57,49 +57,21 @@ export interface ReplyRequest {
  * Why not `LlamaChat.generateResponse`: (1) its `grammar` constrains from the first token, so a
  * reasoning model answers in JSON with no thought at all; a grammar that starts after the
  * thought needs the loop in our hands. (2) It renders the chat history again although the
- * engine has already rendered it to pick a sequence. (3) Speed: this loop adds ~0.1–0.2 ms of
- * main-thread CPU a token to node-llama-cpp's own evaluate path (~0.35 ms of locks and batch
- * queue over a bare addon loop). The gap to llama-server is not compute: per token each does
- * ~2.1 ms of native work on the 24M bench model, but node-llama-cpp hands every token to a
- * libuv pool thread twice (decode, then sample) and back to the main thread, where llama-server
- * stays on one thread; on 2 busy cores each hand-off also waits for a CPU. Measured in
- * 2026-12, interleaved with llama-server on 2 busy cores, neither way out is worth a fork:
- * node-llama-cpp built from its bundled source natively (as llama-server is built, with or
- * without OpenMP) costs the same on the pool thread (24M 2.07 vs 2.15 ms a token, 208M 22.0 vs
- * 22.0), and through the runner the builds' ranges overlap (single stream 0.48–0.80×
- * llama-server vs the prebuilt's 0.53–0.74×, 7 runs); a patched addon call that decodes and
- * samples in one hand-off gained ~10% in a bare loop (−5 to +37%) and reached 0.53–0.79×
- * through the runner: short of 1×, for a fork CI would have to build from source (12–15 min on
- * 2 cores). Hence the prebuilt addon and 2 pool threads, not libuv's 4
- * (`gpu-runner/Dockerfile`). Dispatching a lone reply's next decode at once and sending its
- * events after it did not move tok/s either, so the loop stays this simple. A repeated
- * prompt's TTFT is mostly its tail after the cached prefix (34 tokens in the decode bench,
- * evaluated by llama-server too); rendering (`PromptRenderer`), tokenizing (`memoTokenizer`) and
- * `adaptStateToTokens` take ~0.2 ms of it (2026-12, ~1.5 ms before those two memos).
- * See `bench/decode.ts` for the comparison with llama-server, and `bench/decode-wall.ts` for
- * the proof that the gap sits in node-llama-cpp's evaluate path: its bare loop, with no chat
- * logic and no HTTP, already decodes slower than llama-server, while llama.cpp's own counters
- * give its `llama_decode` about the time llama-server's whole loop takes (0.97–1.10×, 2026-12:
- * the bare loop's 0.68–0.76× is ~0.8 ms a token outside llama.cpp). Concurrent replies step
- * together through `Lockstep`, so each step decodes one token of every reply in one batch. 4 of
- * them meet the same wall (same bench, 2026-12): node-llama-cpp's bare loop on 4 sequences in
- * lockstep reaches 0.87–0.97× `llama-server -np 4` (5 runs, median 0.91); its batch's
- * `llama_decode` alone takes 0.95–1.05× llama-server's whole step, and ~0.7 ms a step (~9%)
- * goes outside it (~0.35 with one sequence: each sequence is sampled with a pool hand-off of
- * its own, ~0.13 ms): time llama-server's step does not spend, and the wall for any loop on
- * node-llama-cpp's API on this model. Here each reply's own token work and socket write
- * (~0.15–0.2 ms: the main thread takes 0.6–0.8 ms more CPU a step than the bare loop's, a third
- * of it in the kernel) also fall between those hand-offs, before the step's batch can go: the
- * runner reached 0.72–0.88× llama-server (5 interleaved runs, 2 cores loaded 2.5–3.5), 0.80×
- * the bare loop. On the 208M bench model (~14 ms a token) the wall is thinner but still there
- * (same bench, 5 runs, 2026-12, load 0.8–1.6): the bare loop reaches 0.93× llama-server with one
- * stream (0.70–1.08) and 0.97× with 4 (0.92–1.04), its `llama_decode` ~1.0× llama-server's
- * whole loop, with ~0.6–0.8 ms a token and ~1.4–2.3 ms a step (~3%) outside it. Through the
- * runner (`bench/decode.ts`, one run) one stream came out 0.95× and 4 streams 0.91×; timed per
- * step around one bare run (6 rounds of 4 × 96 tokens, llama.cpp's counters in the runner's
- * context), its `llama_decode` took what the bare loop's did (67–76 vs 68 ms a step) and 2.1–2.9
- * ms a step went outside it (bare 2.5): there the runner adds little to that wall, and the runs'
- * own spread (llama-server's step 60–68 ms over the 5 runs) is as large as the gap.
+ * engine has already rendered it to pick a sequence. (3) Speed: no loop on node-llama-cpp's
+ * API reaches llama-server's rate, and this one adds little to node-llama-cpp's own (~0.1–0.2 ms
+ * of main-thread CPU a token). Its `llama_decode` costs about what llama-server's whole loop
+ * does, but each token goes to a libuv pool thread and back twice (the decode, then each
+ * sequence's sampling) where llama-server stays on one thread: ~0.6–0.8 ms a token, ~0.7 ms
+ * (~9%) of a 4-sequence step on the 24M bench model. `bench/decode-wall.ts` measures it every
+ * run (2026-12, medians of 5 runs: the bare loop reaches 0.84× llama-server with one stream and
+ * 0.96× with 4 on the 24M model, 0.93× and 0.97× on the 208M one).
+ * Measured ways out, none worth a fork CI would build from source (12–15 min on 2 cores): a
+ * native build costs the same; one addon call that decodes and samples gained ~10%, short of
+ * 1×. Hence the prebuilt addon and 2 pool threads (`gpu-runner/Dockerfile`). Sending a step's
+ * events after the next decode is dispatched lost on a quiet machine, so the loop stays simple.
+ * Concurrent replies step together through `Lockstep`: one batch a step. A repeated prompt's
+ * TTFT is mostly its tail after the cached prefix; rendering (`PromptRenderer`), tokenizing
+ * (`memoTokenizer`) and `adaptStateToTokens` take ~0.2 ms of it.
  *
  * Structured output: the answer's text pieces go through `AnswerRouter`, which says which
  * grammar (the plan's JSON schema or tool call) constrains the next token; it is applied through
