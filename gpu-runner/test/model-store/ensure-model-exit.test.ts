@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { HubFaults } from "../../dev/hub-emulator/start-hub-emulator";
@@ -17,6 +17,7 @@ import {
   REPO,
   repoDir,
   sha256,
+  writePartial,
 } from "./fixtures";
 import { startScript } from "./pull-process";
 
@@ -77,12 +78,7 @@ const cases: Record<string, Case> = {
   },
   "a download resumed from a partial file": {
     size: 3 * MB,
-    prepare: async (fx) => {
-      const sha = await fx.hub.sha256Of(REPO, FILE);
-      await mkdir(blobsOf(fx), { recursive: true });
-      const prefix = (await readFile(fx.modelFile)).subarray(0, 2 * MB);
-      await writeFile(join(blobsOf(fx), `${sha}.incomplete`), prefix);
-    },
+    prepare: async (fx) => void (await writePartial(fx, 2 * MB)),
     outcome: "ok",
     check: async (fx) => {
       expect(bodyRequests(fx.hub.requests).map((r) => r.range)).toEqual([

@@ -23,6 +23,7 @@ import {
   repoDir,
   sha256,
   TOKEN,
+  writePartial,
 } from "./fixtures";
 
 function memoryLogger() {
@@ -93,11 +94,7 @@ describe("ensureModel against the Hub emulator", () => {
 
     // Aborted as the resumed prefix starts to be read back for the hash (before the file opened).
     const resumed = await fixture(24 * MB);
-    const sha = await resumed.hub.sha256Of(REPO, FILE);
-    const blobs = join(repoDir(resumed), "blobs");
-    await mkdir(blobs, { recursive: true });
-    const prefix = (await readFile(resumed.modelFile)).subarray(0, 16 * MB);
-    await writeFile(join(blobs, `${sha}.incomplete`), prefix);
+    await writePartial(resumed, 16 * MB);
     const controller = new AbortController();
     const reason = new Error("shutting down");
     const aborted = ensureModel({
@@ -300,11 +297,7 @@ describe("ensureModel against the Hub emulator", () => {
 
   it("resumes from huggingface_hub's <sha>.incomplete, and starts over when a resumed prefix was bad", async () => {
     const fx = await fixture(3 * MB);
-    const sha = await fx.hub.sha256Of(REPO, FILE);
-    const blobs = join(repoDir(fx), "blobs");
-    await mkdir(blobs, { recursive: true });
-    const source = await readFile(fx.modelFile);
-    await writeFile(join(blobs, `${sha}.incomplete`), source.subarray(0, MB));
+    const sha = await writePartial(fx, MB);
     const model = await ensureModel({ ...fx.source(), ...fast });
     expect(await sha256(model.path)).toBe(sha);
     expect(bodyRequests(fx.hub.requests).map((r) => r.range)).toEqual([

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onTestFinished } from "vitest";
@@ -89,6 +89,19 @@ export async function sha256(path: string): Promise<string> {
 /** The repo's folder in the cache layout (`models--owner--name`). */
 export function repoDir(f: Fixture): string {
   return join(f.cacheDir, `models--${REPO.replace("/", "--")}`);
+}
+
+/**
+ * Leaves the model's first `bytes` on the volume as huggingface_hub's partial download
+ * (`blobs/<sha>.incomplete`), for a download to resume; returns the file's sha256.
+ */
+export async function writePartial(f: Fixture, bytes: number): Promise<string> {
+  const sha = await f.hub.sha256Of(REPO, FILE);
+  const blobs = join(repoDir(f), "blobs");
+  await mkdir(blobs, { recursive: true });
+  const prefix = (await readFile(f.modelFile)).subarray(0, bytes);
+  await writeFile(join(blobs, `${sha}.incomplete`), prefix);
+  return sha;
 }
 
 /** The most requests that were in flight at the same moment. */
