@@ -55,9 +55,9 @@ interface Sample {
  * Where a decoded token's time goes without the runner, on the small (GPU-like, ~2 ms a token)
  * model and on the 208M one (~15–20 ms a token, where compute dominates): node-llama-cpp's bare
  * `LlamaContextSequence.evaluate` loop in-process against `llama-server`'s `/completion`, both
- * fed the same prompt tokens, greedy, one llama.cpp thread, taking turns round by round; once with one stream, once with 4 streams decoding together
- * (4 sequences of one context in lockstep, one batch a step, against 4 concurrent requests to
- * `llama-server -np 4`). For node-llama-cpp, llama.cpp's own timer (`performanceTracking`)
+ * fed the same prompt tokens, greedy, one llama.cpp thread, taking turns round by round; once
+ * with one stream, once with 4 streams decoding together (4 sequences of one context in
+ * lockstep, one batch a step, against 4 concurrent requests to `llama-server -np 4`). For node-llama-cpp, llama.cpp's own timer (`performanceTracking`)
  * gives the time spent inside `llama_decode`; for llama-server its `timings` give its whole
  * generation loop per token (decode, sampling, sending). If node-llama-cpp's decode alone costs
  * what llama-server's whole loop does while its wall time per step is longer, the gap is not
