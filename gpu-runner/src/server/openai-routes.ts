@@ -59,8 +59,12 @@ export function openAIRoutes(engine: Engine, modelId: string) {
         (error): Completion => ({ ok: false, error: openAIError(error, signal, requestId) }),
       );
       // Quick answers and early refusals (full queue, prompt too long) keep their real status.
-      const early = await Promise.race([completion, delay(PING_MS).then(() => undefined)]);
-      if (early) return early.ok ? c.json(early.body) : reply(early.error);
+      const quiet = quietWaiter(PING_MS);
+      const early = await quiet.next(completion);
+      if (early) {
+        quiet.stop();
+        return early.ok ? c.json(early.body) : reply(early.error);
+      }
       // A long answer: headers now, then a space every PING_MS until the JSON is ready, so the
       // edge (which wants headers within seconds) and proxies (which close silent responses)
       // keep waiting. Leading whitespace is valid JSON. A failure after this point can only
@@ -69,18 +73,20 @@ export function openAIRoutes(engine: Engine, modelId: string) {
       let finished = false;
       const body = new ReadableStream<Uint8Array>({
         async pull(controller) {
-          const result = await Promise.race([completion, delay(PING_MS).then(() => undefined)]);
+          const result = await quiet.next(completion);
           if (!result) {
             controller.enqueue(encoder.encode(" "));
             return;
           }
           finished = true;
+          quiet.stop();
           controller.enqueue(
             encoder.encode(JSON.stringify(result.ok ? result.body : result.error.body)),
           );
           controller.close();
         },
         async cancel() {
+          quiet.stop();
           if (!finished) await iterator.return?.();
         },
       });
@@ -244,8 +250,4 @@ function openAIUsage(usage: Usage) {
     prompt_tokens_details: { cached_tokens: usage.cachedTokens ?? 0 },
     completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
